@@ -23,7 +23,7 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -252,7 +252,12 @@ class ReleaseWriter:
         self._buffered -= n
         self._written = stop
 
-    def finish(self, split: np.ndarray, attrs: dict[str, Any]) -> Path:
+    def finish(
+        self,
+        split: np.ndarray,
+        attrs: dict[str, Any],
+        on_complete: Callable[[Path], None] | None = None,
+    ) -> Path:
         """Write the per-patch table, attributes and manifest, then move the release into place.
 
         Args:
@@ -260,6 +265,8 @@ class ReleaseWriter:
             attrs: release attributes; must hold ``sites`` (list of dicts with ``id``) and
                 ``scenes`` (list of dicts); name, version, bands, counts and the train-split
                 normalization statistics are added here.
+            on_complete: called with the complete temporary directory just before it is moved
+                into place (the builder writes the dataset card there); an exception aborts.
         """
         if self._buffered:
             self._flush(self._buffered)
@@ -308,6 +315,8 @@ class ReleaseWriter:
         }
         self._group.attrs.update(_plain(full))
         _write_manifest(self.tmp, self.name, self.version, counts)
+        if on_complete is not None:
+            on_complete(self.tmp)
         if self.target.exists():
             raise ReleaseExistsError(f"{self.target} appeared while building; nothing was replaced")
         os.rename(self.tmp, self.target)
