@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 from builders.errors import InputError
 from builders.inventory import Inventory, check_overlap, read_inventory, to_crs
 from builders.scenes import Scene, expand_scenes, open_scenes, valid_footprint
-from builders.spec import EventSpec, ReleaseSpec, load_event, load_release
+from builders.spec import EventSpec, ReleaseSpec, event_path, load_event, load_release
 from builders.split import split_site
 from builders.stats import inventory_stats
 from hrgldd_data import __version__
@@ -155,6 +155,9 @@ def plan_site(event: EventSpec, raw_root: Path) -> SitePlan:
     inventory = read_inventory(raw_root / event.inventory, event.inventory_layer)
     polygons = to_crs(inventory, scenes[0].crs)
     footprints = [valid_footprint(scene) for scene in scenes]
+    for scene, footprint in zip(scenes, footprints, strict=True):
+        if footprint.is_empty:
+            raise InputError(f"{scene.path}: scene holds no valid pixel (all nodata); remove it from {event.source} or fix its nodata value")
     check_overlap(inventory, polygons, footprints, paths)
     stats = inventory_stats(inventory, footprints, scenes[0].crs)
     plan = SitePlan(event, scenes, inventory, stats)
@@ -197,7 +200,7 @@ def build_release(
         from hrgldd_data.archive import ReleaseExistsError
 
         raise ReleaseExistsError(f"{target} already exists: release {spec.name} {spec.version} is immutable; bump the version in {spec.source}")
-    events = [load_event(event_id) for event_id in spec.events]
+    events = [load_event(event_path(spec, event)) for event in spec.events]
     plans = []
     for event in tqdm(events, desc="checking inputs", unit="event", disable=not progress):
         plans.append(plan_site(event, raw_root))

@@ -156,6 +156,6 @@ def valid_footprint(scene: Scene, max_pixels: int = 1024) -> shapely.Geometry:
     out_h, out_w = max(1, int(round(scene.height / scale))), max(1, int(round(scene.width / scale)))
     with scene.open() as src:
         mask = src.dataset_mask(out_shape=(out_h, out_w))
-    transform = scene.transform * Affine.scale(scene.width / out_w, scene.height / out_h)
+    transform = scene.transform @ Affine.scale(scene.width / out_w, scene.height / out_h)
     polygons = [shapely.geometry.shape(geom) for geom, value in shapes((mask > 0).astype(np.uint8), transform=transform) if value == 1]
     return shapely.union_all(polygons) if polygons else shapely.Polygon()

@@ -204,6 +204,13 @@ def load_release(path: str | Path) -> ReleaseSpec:
         source=path,
     )
     r.done()
-    for event_id in spec.events:
-        load_event(event_id)
+    for event in spec.events:
+        load_event(event_path(spec, event))
     return spec
+
+
+def event_path(spec: ReleaseSpec, event: str) -> str | Path:
+    """An event entry of a release: an id in ``builders/events``, or a ``.toml`` path relative to the release file."""
+    if event.endswith(".toml") and spec.source is not None:
+        return (spec.source.parent / event).resolve()
+    return event

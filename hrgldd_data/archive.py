@@ -626,7 +626,7 @@ class Release:
         info = self.attrs["scenes"][scene]
         from affine import Affine
 
-        transform = Affine(*info["transform"][:6]) * Affine.translation(
+        transform = Affine(*info["transform"][:6]) @ Affine.translation(
             int(self.table["col"][index]), int(self.table["row"][index])
         )
         return info["crs"], tuple(transform)[:6]

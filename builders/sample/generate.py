@@ -188,7 +188,7 @@ def write_site(site: str, out: Path, seed: int = 0) -> list[Path]:
     for k in range(n_scenes):
         part = stack[:, :, k * width : (k + 1) * width]
         path = scene_dir / f"{site}_{k + 1}.tif"
-        _write_scene(path, np.ascontiguousarray(part), crs, transform * Affine.translation(k * width, 0), descriptions)
+        _write_scene(path, np.ascontiguousarray(part), crs, transform @ Affine.translation(k * width, 0), descriptions)
         written.append(path)
 
     world = [shapely.affinity.affine_transform(p, [transform.a, transform.b, transform.d, transform.e, transform.c, transform.f]) for p in rendered["polygons"]]
