@@ -11,23 +11,28 @@ from __future__ import annotations
 
 import logging
 import os
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import dask
+import dask.multiprocessing
+import dask.threaded
 import geopandas as gpd
 import numpy as np
 import rasterio
 import shapely
-from rasterio.features import rasterize
+from affine import Affine
+from rasterio.features import rasterize, shapes
+from rasterio.transform import array_bounds
 from rasterio.windows import Window
 from tqdm.auto import tqdm
 
 from builders.errors import InputError
 from builders.inventory import Inventory, check_overlap, read_inventory, to_crs
-from builders.scenes import Scene, expand_scenes, open_scenes, valid_footprint
+from builders.scenes import Scene, expand_scenes, open_scenes
 from builders.spec import EventSpec, ReleaseSpec, event_path, load_event, load_release
 from builders.split import split_site
 from builders.stats import inventory_stats
@@ -37,10 +42,15 @@ from hrgldd_data.schema import PATCH_SIZE, SPLIT_CODES
 
 log = logging.getLogger(__name__)
 
-#: Windows cut by one Dask task: enough to amortize opening the scene, few enough to bound memory.
-WINDOWS_PER_TASK = 64
-#: GDAL block cache per process while building (MB); GDAL's default is 5 % of RAM.
-GDAL_CACHE_MB = 256
+#: A Dask task reads one tile of a scene once: whole 128-px windows, aligned to the file's blocks,
+#: 512 x 4096 px (16 MB of 4-band uint16) unless the blocks are larger or the file is striped.
+TILE_ROWS = 512
+TILE_COLS = 4096
+#: The valid-pixel grid (for the study area) is kept at about this many cells per scene side.
+FOOTPRINT_CELLS = 2048
+#: GDAL block cache per process while building, in bytes (rasterio passes GDAL_CACHEMAX to GDAL
+#: as bytes: a bare 256 means 256 bytes and makes every read decode its blocks again).
+GDAL_CACHE_BYTES = 256 * 2**20
 
 PAPER_CITATION = (
     "Meena, S. R., Nava, L., Bhuyan, K., Puliero, S., Soares, L. P., Dias, H. C., Floris, M., Catani, F. "
@@ -51,10 +61,15 @@ PAPER_CITATION = (
 
 
 @dataclass
-class WindowTask:
-    """Candidate windows of one scene, with the polygons that touch each window."""
+class TileTask:
+    """One tile of a scene, read once: its valid-pixel grid, and the candidate windows inside it."""
 
     scene: Scene
+    row0: int
+    col0: int
+    height: int
+    width: int
+    decimation: int
     rows: np.ndarray
     cols: np.ndarray
     geoms: list[list[shapely.Geometry]]
@@ -62,24 +77,37 @@ class WindowTask:
 
 @dataclass
 class SitePlan:
-    """Everything checked about one event before any patch is cut."""
+    """Everything checked about one event before any pixel is read."""
 
     event: EventSpec
     scenes: list[Scene]
     inventory: Inventory
     stats: dict[str, Any]
-    tasks: list[WindowTask] = field(default_factory=list)
+    tasks: list[TileTask] = field(default_factory=list)
 
     @property
     def n_candidates(self) -> int:
         return sum(t.rows.size for t in self.tasks)
 
 
-def candidate_windows(scene: Scene, polygons: gpd.GeoDataFrame) -> list[WindowTask]:
-    """Grid windows of ``scene`` whose footprint touches a polygon, in row-major order."""
+def _ceil_to(value: int, step: int) -> int:
+    return -(-value // step) * step
+
+
+def footprint_decimation(scene: Scene) -> int:
+    """Cell size (px, a power of two dividing 128) of the valid-pixel grid of a scene."""
+    d = 1
+    while d < PATCH_SIZE and d * FOOTPRINT_CELLS < max(scene.width, scene.height):
+        d *= 2
+    return d
+
+
+def candidate_windows(scene: Scene, polygons: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """Origins (px) of the grid windows that touch a polygon, row-major, with those polygons' indexes."""
     n_rows, n_cols = scene.height // PATCH_SIZE, scene.width // PATCH_SIZE
+    empty = np.empty(0, np.int32)
     if n_rows == 0 or n_cols == 0:
-        return []
+        return empty, empty, []
     rows, cols = (a.ravel() for a in np.meshgrid(np.arange(n_rows), np.arange(n_cols), indexing="ij"))
     t = scene.transform
     xa = t.c + cols * PATCH_SIZE * t.a
@@ -89,87 +117,119 @@ def candidate_windows(scene: Scene, polygons: gpd.GeoDataFrame) -> list[WindowTa
     boxes = shapely.box(np.minimum(xa, xb), np.minimum(ya, yb), np.maximum(xa, xb), np.maximum(ya, yb))
     window_idx, geom_idx = polygons.sindex.query(boxes, predicate="intersects")
     if window_idx.size == 0:
-        return []
+        return empty, empty, []
     order = np.lexsort((geom_idx, window_idx))
     window_idx, geom_idx = window_idx[order], geom_idx[order]
     windows, starts = np.unique(window_idx, return_index=True)
     groups = np.split(geom_idx, starts[1:])
+    return (rows[windows] * PATCH_SIZE).astype(np.int32), (cols[windows] * PATCH_SIZE).astype(np.int32), groups
+
+
+def tile_tasks(scene: Scene, polygons: gpd.GeoDataFrame) -> list[TileTask]:
+    """Tiles covering the whole scene (every pixel is read once, for the study area), row-major."""
+    with scene.open() as src:
+        block_h, block_w = src.block_shapes[0]
+    tile_h = max(TILE_ROWS, _ceil_to(block_h, PATCH_SIZE))
+    tile_w = scene.width if block_w >= scene.width else max(TILE_COLS, _ceil_to(block_w, PATCH_SIZE))
+    rows, cols, groups = candidate_windows(scene, polygons)
     geometry = polygons.geometry.values
+    decimation = footprint_decimation(scene)
     tasks = []
-    for start in range(0, windows.size, WINDOWS_PER_TASK):
-        part = windows[start : start + WINDOWS_PER_TASK]
-        tasks.append(
-            WindowTask(
-                scene,
-                (rows[part] * PATCH_SIZE).astype(np.int32),
-                (cols[part] * PATCH_SIZE).astype(np.int32),
-                [list(geometry[g]) for g in groups[start : start + WINDOWS_PER_TASK]],
-            )
-        )
+    for row0 in range(0, scene.height, tile_h):
+        for col0 in range(0, scene.width, tile_w):
+            height, width = min(tile_h, scene.height - row0), min(tile_w, scene.width - col0)
+            inside = np.flatnonzero((rows >= row0) & (rows < row0 + height) & (cols >= col0) & (cols < col0 + width))
+            tasks.append(TileTask(
+                scene, row0, col0, height, width, decimation, rows[inside], cols[inside],
+                [list(geometry[groups[i]]) for i in inside],
+            ))
     return tasks
 
 
-def cut_patches(task: WindowTask, nodata_threshold: float) -> dict[str, Any]:
-    """Read and rasterize the windows of a task; keep those with landslide pixels and enough data."""
+def _any_in_cells(valid: np.ndarray, d: int) -> np.ndarray:
+    """Whether each d x d cell holds a valid pixel (edges padded as invalid)."""
+    h, w = valid.shape
+    padded = np.zeros((_ceil_to(h, d), _ceil_to(w, d)), bool)
+    padded[:h, :w] = valid
+    return padded.reshape(padded.shape[0] // d, d, padded.shape[1] // d, d).any(axis=(1, 3))
+
+
+def cut_tile(task: TileTask, nodata_threshold: float) -> dict[str, Any]:
+    """Read a tile once; keep its windows with landslide pixels and enough data; grid its valid pixels."""
     images, masks, rows, cols = [], [], [], []
     dropped = {"no_landslide_pixel": 0, "mostly_nodata": 0}
-    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB), task.scene.open() as src:
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES), task.scene.open() as src:
+        tile = Window(task.col0, task.row0, task.width, task.height)
+        data = src.read(task.scene.indexes, window=tile)
+        if src.nodata is not None:  # GDAL's rule: a pixel is valid where any band is not nodata
+            valid = (data != src.nodata).any(axis=0)
+        else:  # alpha band or internal mask (also a warped scene without a nodata value)
+            valid = src.dataset_mask(window=tile) > 0
         for row, col, geoms in zip(task.rows, task.cols, task.geoms, strict=True):
-            window = Window(int(col), int(row), PATCH_SIZE, PATCH_SIZE)
+            y, x = int(row) - task.row0, int(col) - task.col0
             mask = rasterize(
                 ((geom, 1) for geom in geoms), out_shape=(PATCH_SIZE, PATCH_SIZE),
-                transform=src.window_transform(window), fill=0, dtype="uint8",
+                transform=src.window_transform(Window(int(col), int(row), PATCH_SIZE, PATCH_SIZE)), fill=0, dtype="uint8",
             )
-            if not mask.any():
-                dropped["no_landslide_pixel"] += 1
-                continue
-            data = src.read(task.scene.indexes, window=window, masked=True)
-            valid = ~np.ma.getmaskarray(data).any(axis=0)
-            if 1.0 - valid.mean() > nodata_threshold:
+            window_valid = valid[y : y + PATCH_SIZE, x : x + PATCH_SIZE]
+            if 1.0 - window_valid.mean() > nodata_threshold:
                 dropped["mostly_nodata"] += 1
                 continue
-            mask[~valid] = 0
+            mask[~window_valid] = 0
             if not mask.any():
                 dropped["no_landslide_pixel"] += 1
                 continue
-            image = np.clip(data.filled(0), 0, 65535).astype(np.uint16)
-            image[:, ~valid] = 0
+            image = np.clip(data[:, y : y + PATCH_SIZE, x : x + PATCH_SIZE], 0, 65535).astype(np.uint16)
+            image[:, ~window_valid] = 0
             images.append(image)
             masks.append(mask)
             rows.append(row)
             cols.append(col)
-    empty = np.empty((0, 4, PATCH_SIZE, PATCH_SIZE), np.uint16)
     return {
-        "images": np.stack(images) if images else empty,
+        "images": np.stack(images) if images else np.empty((0, 4, PATCH_SIZE, PATCH_SIZE), np.uint16),
         "masks": np.stack(masks) if masks else np.empty((0, PATCH_SIZE, PATCH_SIZE), np.uint8),
         "rows": np.asarray(rows, np.int32),
         "cols": np.asarray(cols, np.int32),
         "dropped": dropped,
+        "valid_cells": _any_in_cells(valid, task.decimation),
     }
 
 
+def footprint_from_cells(scene: Scene, cells: np.ndarray, decimation: int) -> shapely.Geometry:
+    """Polygon (scene CRS) of the valid cells of a scene, clipped to the scene's extent."""
+    transform = scene.transform @ Affine.scale(decimation)
+    polygons = [shapely.geometry.shape(g) for g, v in shapes(cells.astype(np.uint8), transform=transform) if v == 1]
+    extent = shapely.box(*array_bounds(scene.height, scene.width, scene.transform))
+    return shapely.union_all(polygons).intersection(extent) if polygons else shapely.Polygon()
+
+
 def plan_site(event: EventSpec, raw_root: Path) -> SitePlan:
-    """Read and check an event's inputs and find its candidate windows (no pixels read yet)."""
+    """Read and check an event's inputs and find its candidate windows (no pixels read yet).
+
+    The overlap check uses the scenes' extents; the valid-pixel footprints (study area) come from
+    the same single read of every tile that cuts the patches.
+    """
     paths = expand_scenes(event.scenes, raw_root, event.source)
     scenes = open_scenes(paths, event.bands, crs=event.crs, event_file=event.source)
     inventory = read_inventory(raw_root / event.inventory, event.inventory_layer)
     polygons = to_crs(inventory, scenes[0].crs)
-    footprints = [valid_footprint(scene) for scene in scenes]
-    for scene, footprint in zip(scenes, footprints, strict=True):
-        if footprint.is_empty:
-            raise InputError(f"{scene.path}: scene holds no valid pixel (all nodata); remove it from {event.source} or fix its nodata value")
-    check_overlap(inventory, polygons, footprints, paths)
-    stats = inventory_stats(inventory, footprints, scenes[0].crs)
-    plan = SitePlan(event, scenes, inventory, stats)
+    extents = [shapely.box(*array_bounds(s.height, s.width, s.transform)) for s in scenes]
+    check_overlap(inventory, polygons, extents, paths)
+    plan = SitePlan(event, scenes, inventory, stats={})
     for scene in scenes:
-        plan.tasks += candidate_windows(scene, polygons)
+        plan.tasks += tile_tasks(scene, polygons)
     return plan
 
 
 def _scheduler(scheduler: str | None):
     """Dask scheduler: ``threads`` (default), ``processes``, ``synchronous`` or a cluster address."""
-    if scheduler is None or scheduler in ("threads", "processes", "synchronous", "sync"):
-        return scheduler or "threads", None
+    # Local schedulers are passed as functions: a name makes dask import distributed to look for a client.
+    if scheduler in (None, "threads"):
+        return dask.threaded.get, None
+    if scheduler == "processes":
+        return dask.multiprocessing.get, None
+    if scheduler in ("synchronous", "sync"):
+        return dask.get, None
     from distributed import Client
 
     client = Client(scheduler)
@@ -210,19 +270,25 @@ def build_release(
     scenes_meta: list[dict[str, Any]] = []
     sites_meta: list[dict[str, Any]] = []
     split_codes: list[np.ndarray] = []
+    # Checksums of the scene files are I/O-bound: they run beside the cutting, not before it.
+    background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256")
+    scene_sha: dict[Path, Future] = {s.path: background.submit(sha256_file, s.path) for p in plans for s in p.scenes}
     try:
         with ReleaseWriter(out_root, spec.name, spec.version) as writer:
-            bar = tqdm(total=sum(p.n_candidates for p in plans), desc="cutting patches", unit="window", disable=not progress)
+            bar = tqdm(total=sum(s.width * s.height for p in plans for s in p.scenes) / 1e6, desc="reading scenes",
+                       unit="Mpx", bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} Mpx [{elapsed}<{remaining}]", disable=not progress)
             for code, plan in enumerate(plans):
                 first_scene = len(scenes_meta)
                 scene_index = {id(s): first_scene + k for k, s in enumerate(plan.scenes)}
                 scenes_meta += [s.metadata(plan.event.id, raw_root) for s in plan.scenes]
+                cells = {id(s): np.zeros((-(-s.height // d), -(-s.width // d)), bool)
+                         for s, d in ((s, footprint_decimation(s)) for s in plan.scenes)}
                 before = writer.count
                 dropped = {"no_landslide_pixel": 0, "mostly_nodata": 0}
                 for start in range(0, len(plan.tasks), inflight):
                     batch = plan.tasks[start : start + inflight]
                     with dask.config.set(num_workers=workers) if workers else nullcontext():
-                        results = dask.compute(*[dask.delayed(cut_patches)(t, spec.nodata_threshold) for t in batch], scheduler=get)
+                        results = dask.compute(*[dask.delayed(cut_tile)(t, spec.nodata_threshold) for t in batch], scheduler=get)
                     for task, result in zip(batch, results, strict=True):
                         k = result["rows"].size
                         writer.append(
@@ -231,7 +297,16 @@ def build_release(
                         )
                         for key, value in result["dropped"].items():
                             dropped[key] += value
-                        bar.update(task.rows.size)
+                        grid = result["valid_cells"]
+                        r0, c0 = task.row0 // task.decimation, task.col0 // task.decimation
+                        cells[id(task.scene)][r0 : r0 + grid.shape[0], c0 : c0 + grid.shape[1]] = grid
+                        bar.update(task.width * task.height / 1e6)
+                footprints = []
+                for scene in plan.scenes:
+                    footprint = footprint_from_cells(scene, cells[id(scene)], footprint_decimation(scene))
+                    if footprint.is_empty:
+                        raise InputError(f"{scene.path}: scene holds no valid pixel (all nodata); remove it from {plan.event.source} or fix its nodata value")
+                    footprints.append(footprint)
                 n_site = writer.count - before
                 if n_site == 0:
                     raise InputError(
@@ -240,6 +315,7 @@ def build_release(
                         f"{spec.nodata_threshold}) and {dropped['no_landslide_pixel']} hold no landslide pixel. "
                         "Check the scenes' nodata and that the inventory maps this scene's event."
                     )
+                plan.stats = inventory_stats(plan.inventory, footprints, plan.scenes[0].crs)
                 if plan.event.role == "unseen":
                     split_codes.append(np.full(n_site, SPLIT_CODES["unseen"], np.uint8))
                 else:
@@ -259,10 +335,11 @@ def build_release(
                 "release_file": spec.source.name if spec.source else None,
                 "sites": sites_meta,
                 "scenes": scenes_meta,
-                "inputs": _input_checksums(plans, raw_root, spec),
+                "inputs": _input_checksums(plans, raw_root, spec, {path: f.result() for path, f in scene_sha.items()}),
             }
             return writer.finish(np.concatenate(split_codes), attrs, on_complete=_write_card)
     finally:
+        background.shutdown(wait=True, cancel_futures=True)
         if client is not None:
             client.close()
 
@@ -287,13 +364,12 @@ def _relative(path: Path, root: Path) -> str:
         return path.name
 
 
-def _input_checksums(plans: list[SitePlan], raw_root: Path, spec: ReleaseSpec) -> dict[str, str]:
+def _input_checksums(plans: list[SitePlan], raw_root: Path, spec: ReleaseSpec, scene_sha: dict[Path, str]) -> dict[str, str]:
     """sha256 of every scene, inventory and spec file that went into the release."""
-    files: list[Path] = []
+    checksums = {_relative(path, raw_root): sha for path, sha in scene_sha.items()}
     for plan in plans:
-        files += [s.path for s in plan.scenes]
-        files.append(Path(plan.inventory.path.split("!")[0]))
-    checksums = {_relative(f, raw_root): sha256_file(f) for f in files}
+        inventory = Path(plan.inventory.path.split("!")[0])
+        checksums[_relative(inventory, raw_root)] = sha256_file(inventory)
     for plan in plans:
         if plan.event.source:
             checksums[f"events/{plan.event.source.name}"] = sha256_file(plan.event.source)

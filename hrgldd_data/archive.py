@@ -219,18 +219,12 @@ class ReleaseWriter:
             if values.size != k:
                 raise ValueError(f"{key} must have one value per patch ({k}), got {values.size}")
             self._table[key].append(values)
-        valid = images != NODATA
-        as_float = images.astype(np.float64)
-        self._band_sums.append(
-            np.stack(
-                [
-                    valid.sum(axis=(2, 3)),
-                    (as_float * valid).sum(axis=(2, 3)),
-                    (as_float**2 * valid).sum(axis=(2, 3)),
-                ],
-                axis=-1,
-            )
-        )
+        # NODATA is 0, so plain sums over all pixels are sums over valid pixels; squares of uint16
+        # fit in uint32 and their sums over a patch in uint64.
+        valid_count = np.count_nonzero(images != NODATA, axis=(2, 3))
+        total = images.sum(axis=(2, 3), dtype=np.uint64)
+        squares = np.square(images, dtype=np.uint32).sum(axis=(2, 3), dtype=np.uint64)
+        self._band_sums.append(np.stack([valid_count, total, squares], axis=-1).astype(np.float64))
         self._images.append(images)
         self._masks.append(masks.astype(np.uint8))
         self._buffered += k

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import shapely
-from conftest import ORIGIN, default_polygons, square, write_inventory, write_scene
+from scene_files import ORIGIN, default_polygons, square, write_inventory, write_scene
 
 from builders.build import build_release
 from builders.errors import InputError

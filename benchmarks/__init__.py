@@ -1,0 +1,1 @@
+"""Throughput benchmarks, each reporting a ratio against a reference measured in the same run."""

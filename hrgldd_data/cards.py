@@ -1,0 +1,441 @@
+"""Dataset cards and Croissant metadata generated from a release.
+
+The card is a Hugging Face dataset ``README.md`` (YAML front matter + Markdown) rendered from
+``templates/dataset_card.md`` with what the release itself records: events and their Table-1
+statistics, band statistics, split and collection counts, notes. ``croissant.json`` describes
+the same release in Croissant 1.0 JSON-LD (files with their sha256, events and splits as record
+sets). Both are written next to the release and are not listed in its manifest, which covers
+the Zarr files only.
+
+The card keeps a leaderboard section between ``<!-- leaderboard:start -->`` and
+``<!-- leaderboard:end -->`` that :func:`update_leaderboard` rewrites.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import defaultdict
+from collections.abc import Iterable
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hrgldd_data.archive import Release
+    from hrgldd_data.hub import VersionInfo
+
+CARD = "README.md"
+CROISSANT = "croissant.json"
+LEADERBOARD_START = "<!-- leaderboard:start -->"
+LEADERBOARD_END = "<!-- leaderboard:end -->"
+PRETTY_NAME = "HR-GLDD: High-Resolution Global Landslide Detector Database"
+PAPER_DOI = "10.5194/essd-15-3283-2023"
+TAGS = [
+    "landslides",
+    "remote-sensing",
+    "earth-observation",
+    "planetscope",
+    "geospatial",
+    "disaster-response",
+    "zarr",
+]
+#: PlanetScope (Dove) band ranges of the stored bands.
+WAVELENGTHS = {
+    "red": "590–670 nm",
+    "green": "500–590 nm",
+    "blue": "455–515 nm",
+    "nir": "780–860 nm",
+}
+_LICENSE_URLS = {"cc-by-4.0": "https://creativecommons.org/licenses/by/4.0/"}
+_BIBTEX = (
+    "@article{meena2023hrgldd, title={HR-GLDD: a globally distributed dataset using generalized "
+    "deep learning for rapid landslide mapping on high-resolution satellite imagery}, "
+    "author={Meena, Sansar Raj and Nava, Lorenzo and Bhuyan, Kushanav and Puliero, Silvia and "
+    "Soares, Lucas Pedrosa and Dias, Helen Cristina and Floris, Mario and Catani, Filippo}, "
+    "journal={Earth System Science Data}, volume={15}, pages={3283--3298}, year={2023}, "
+    "doi={10.5194/essd-15-3283-2023}}"
+)
+#: JSON-LD context of Croissant 1.0 (as mlcroissant writes it).
+CROISSANT_CONTEXT: dict[str, Any] = {
+    "@language": "en",
+    "@vocab": "https://schema.org/",
+    "citeAs": "cr:citeAs",
+    "column": "cr:column",
+    "conformsTo": "dct:conformsTo",
+    "cr": "http://mlcommons.org/croissant/",
+    "rai": "http://mlcommons.org/croissant/RAI/",
+    "data": {"@id": "cr:data", "@type": "@json"},
+    "dataType": {"@id": "cr:dataType", "@type": "@vocab"},
+    "dct": "http://purl.org/dc/terms/",
+    "examples": {"@id": "cr:examples", "@type": "@json"},
+    "extract": "cr:extract",
+    "field": "cr:field",
+    "fileProperty": "cr:fileProperty",
+    "fileObject": "cr:fileObject",
+    "fileSet": "cr:fileSet",
+    "format": "cr:format",
+    "includes": "cr:includes",
+    "isLiveDataset": "cr:isLiveDataset",
+    "jsonPath": "cr:jsonPath",
+    "key": "cr:key",
+    "md5": "cr:md5",
+    "parentField": "cr:parentField",
+    "path": "cr:path",
+    "recordSet": "cr:recordSet",
+    "references": "cr:references",
+    "regex": "cr:regex",
+    "repeated": "cr:repeated",
+    "replace": "cr:replace",
+    "samplingRate": "cr:samplingRate",
+    "equivalentProperty": "cr:equivalentProperty",
+    "sc": "https://schema.org/",
+    "separator": "cr:separator",
+    "source": "cr:source",
+    "subField": "cr:subField",
+    "transform": "cr:transform",
+}
+
+
+def size_category(n: int) -> str:
+    """The Hub's ``size_categories`` bucket of ``n`` examples."""
+    for limit, label in (
+        (1_000, "n<1K"),
+        (10_000, "1K<n<10K"),
+        (100_000, "10K<n<100K"),
+        (1_000_000, "100K<n<1M"),
+    ):
+        if n < limit:
+            return label
+    return "1M<n<10M"
+
+
+def _fmt(value: Any, digits: int = 2) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    return str(value)
+
+
+def _license(release: Release) -> str:
+    return str(release.attrs.get("license") or "CC-BY-4.0").lower()
+
+
+def _front_matter(release: Release) -> str:
+    import yaml
+
+    meta = {
+        "pretty_name": PRETTY_NAME
+        + (" (synthetic sample)" if release.attrs.get("synthetic") else ""),
+        "license": _license(release),
+        "language": ["en"],
+        "task_categories": ["image-segmentation"],
+        "task_ids": ["semantic-segmentation"],
+        "size_categories": [size_category(len(release))],
+        "tags": TAGS + (["synthetic"] if release.attrs.get("synthetic") else []),
+        # Zarr is not a format the dataset viewer reads; the loaders in the card are the way in.
+        "viewer": False,
+    }
+    return yaml.safe_dump(meta, sort_keys=False, allow_unicode=True)
+
+
+def _events(release: Release) -> list[dict[str, Any]]:
+    rows = []
+    for site in release.attrs.get("sites", []):
+        if site["id"] == "unknown":
+            continue
+        stats = site.get("stats") or {}
+        place = ", ".join(str(p) for p in (site.get("study_area"), site.get("country")) if p)
+        rows.append(
+            {
+                "id": site["id"],
+                "place": place or "—",
+                "trigger": site.get("trigger", "—"),
+                "date": site.get("date") or site.get("year") or "—",
+                "role": "dataset" if site.get("role") == "train" else "unseen",
+                "n_landslides": _fmt(stats.get("n_landslides")),
+                "min_area": _fmt(stats.get("min_landslide_area_m2")),
+                "max_area": _fmt(stats.get("max_landslide_area_m2")),
+                "total_area": _fmt(stats.get("total_landslide_area_km2")),
+                "study_area_km2": _fmt(stats.get("study_area_km2")),
+                "n_patches": _fmt(
+                    release.attrs["counts"]["sites"].get(site["id"], {}).get("total")
+                ),
+                "inventory_source": _source_label(site.get("inventory_source")) or "—",
+            }
+        )
+    return rows
+
+
+def _collections(release: Release) -> list[dict[str, Any]]:
+    from hrgldd_data.schema import COLLECTIONS
+
+    sets = release.test_sets()
+    rows = []
+    for number, meaning in COLLECTIONS.items():
+        chosen = [s for s in sets if s.collection == number]
+        if chosen:
+            names = ", ".join(f"`{s.name}`" for s in chosen)
+            rows.append(
+                {
+                    "number": number,
+                    "meaning": meaning,
+                    "sets": names,
+                    "patches": sum(len(s) for s in chosen),
+                }
+            )
+    return rows
+
+
+def _source_label(source: str | None) -> str | None:
+    """Inventory source as a reader can cite it ("this study" in the paper = the HR-GLDD paper)."""
+    return "Meena et al. 2023 (mapped for HR-GLDD)" if source == "this study" else source
+
+
+def _sources(release: Release) -> list[tuple[str, list[str]]]:
+    by_source: dict[str, list[str]] = defaultdict(list)
+    for site in release.attrs.get("sites", []):
+        label = _source_label(site.get("inventory_source"))
+        if label:
+            by_source[label].append(site["id"])
+    return sorted(by_source.items())
+
+
+def _changelog(release: Release, changelog: Iterable[VersionInfo] | None) -> list[dict[str, Any]]:
+    from hrgldd_data.archive import parse_version
+    from hrgldd_data.hub import release_notes
+
+    entries = {
+        e.version: {"version": e.version, "date": e.date, "notes": e.notes} for e in changelog or ()
+    }
+    entries.setdefault(
+        release.version, {"version": release.version, "date": None, "notes": release_notes(release)}
+    )
+    for entry in entries.values():
+        entry["notes"] = entry["notes"] or "(no notes)"
+    return sorted(entries.values(), key=lambda e: parse_version(e["version"]), reverse=True)
+
+
+def render_card(
+    release: Release, *, changelog: Iterable[VersionInfo] | None = None, repo: str | None = None
+) -> str:
+    """The dataset card (``README.md`` text) of an opened release.
+
+    Args:
+        release: the release to describe.
+        changelog: all published versions with notes (the Hub publisher passes them); by default
+            only this release's own notes.
+        repo: the Hub repo id shown in the pull command.
+    """
+    import jinja2
+
+    template_text = resources.files("hrgldd_data.templates").joinpath("dataset_card.md").read_text()
+    env = jinja2.Environment(
+        undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False
+    )
+    mean, std = release.normalization
+    counts = release.attrs["counts"]
+    split_rows = [
+        {"site": f"`{site}`", **{k: v for k, v in per.items()}}
+        for site, per in counts["sites"].items()
+    ]
+    context = {
+        "front_matter": _front_matter(release),
+        "pretty_name": PRETTY_NAME,
+        "name": release.name,
+        "version": release.version,
+        "synthetic": bool(release.attrs.get("synthetic")),
+        "legacy": release.legacy,
+        "description": release.attrs.get("description") or "",
+        "counts": counts,
+        "patch_size": release.attrs.get("patch_size", 128),
+        "n_dataset": len(release.dataset_sites),
+        "n_unseen": len(release.unseen_sites),
+        "bands": release.bands,
+        "license": release.attrs.get("license") or "CC-BY-4.0",
+        "split_seed": release.attrs.get("split_seed"),
+        "nodata": release.attrs.get("nodata", 0),
+        "band_rows": [
+            {
+                "name": b,
+                "wavelength": WAVELENGTHS.get(b, "—"),
+                "mean": f"{m:.1f}",
+                "std": f"{s:.1f}",
+            }
+            for b, m, s in zip(release.bands, mean, std, strict=True)
+        ],
+        "normalization_split": release.attrs["normalization"].get("split", "train"),
+        "events": _events(release),
+        "split_rows": split_rows,
+        "collections": _collections(release),
+        "repo": repo,
+        "changelog": _changelog(release, changelog),
+        "sources": _sources(release),
+    }
+    return env.from_string(template_text).render(**context)
+
+
+def render_croissant(
+    release: Release, *, repo: str | None = None, date_published: str | None = None
+) -> dict[str, Any]:
+    """Croissant 1.0 JSON-LD of a release: files with sha256, events and splits as record sets."""
+    from hrgldd_data.archive import MANIFEST, sha256_file
+
+    files = [
+        {
+            "@type": "cr:FileObject",
+            "@id": MANIFEST,
+            "name": MANIFEST,
+            "description": "sha256 and size of every Zarr file, patch counts",
+            "contentUrl": MANIFEST,
+            "encodingFormat": "application/json",
+            "sha256": sha256_file(release.path / MANIFEST),
+        }
+    ]
+    for rel, entry in sorted(release.manifest["files"].items()):
+        files.append(
+            {
+                "@type": "cr:FileObject",
+                "@id": rel,
+                "name": rel,
+                "contentUrl": rel,
+                "contentSize": f"{entry['size']} B",
+                "encodingFormat": "application/json"
+                if rel.endswith("zarr.json")
+                else "application/octet-stream",
+                "sha256": entry["sha256"],
+            }
+        )
+
+    def field(record: str, name: str, kind: str, description: str) -> dict[str, Any]:
+        return {
+            "@type": "cr:Field",
+            "@id": f"{record}/{name}",
+            "name": name,
+            "description": description,
+            "dataType": kind,
+        }
+
+    event_fields = [
+        ("site_id", "sc:Text", "site identifier used in the archive"),
+        ("place", "sc:Text", "study area and country"),
+        ("trigger", "sc:Text", "rainfall or earthquake"),
+        ("date", "sc:Text", "event date (ISO) or year"),
+        ("role", "sc:Text", "train: split 60/20/20; unseen: held-out event (collection 3)"),
+        ("n_landslides", "sc:Integer", "landslide polygons in the inventory"),
+        ("total_landslide_area_km2", "sc:Float", "total mapped landslide area"),
+        ("n_patches", "sc:Integer", "patches of this event in the release"),
+        ("inventory_source", "sc:Text", "source of the landslide inventory"),
+    ]
+    events = []
+    for site in release.attrs.get("sites", []):
+        stats = site.get("stats") or {}
+        values = {
+            "site_id": site["id"],
+            "place": ", ".join(str(p) for p in (site.get("study_area"), site.get("country")) if p),
+            "trigger": site.get("trigger") or "",
+            "date": str(site.get("date") or site.get("year") or ""),
+            "role": site.get("role") or "",
+            "n_landslides": int(stats.get("n_landslides") or 0),
+            "total_landslide_area_km2": float(stats.get("total_landslide_area_km2") or 0.0),
+            "n_patches": int(release.attrs["counts"]["sites"].get(site["id"], {}).get("total", 0)),
+            "inventory_source": _source_label(site.get("inventory_source")) or "",
+        }
+        events.append({f"events/{k}": v for k, v in values.items()})
+    splits = [
+        {"splits/site_id": site, "splits/split": split, "splits/n_patches": int(n)}
+        for site, per in release.attrs["counts"]["sites"].items()
+        for split, n in per.items()
+        if split != "total"
+    ]
+    license_id = _license(release)
+    url = f"https://huggingface.co/datasets/{repo}" if repo else f"https://doi.org/{PAPER_DOI}"
+    metadata: dict[str, Any] = {
+        "@context": CROISSANT_CONTEXT,
+        "@type": "sc:Dataset",
+        "name": release.name,
+        "description": (release.attrs.get("description") or PRETTY_NAME)
+        + " Stored as a Zarr v3 group: image (N, 4, 128, 128) uint16 R,G,B,NIR reflectance; "
+        "mask (N, 128, 128) "
+        "uint8, 1 = landslide; per-patch site, split, scene, row, col.",
+        "conformsTo": "http://mlcommons.org/croissant/1.0",
+        "citeAs": _BIBTEX,
+        "license": _LICENSE_URLS.get(license_id, license_id),
+        "url": url,
+        "version": release.version,
+        "keywords": TAGS,
+        "isLiveDataset": False,
+        "distribution": files,
+        "recordSet": [
+            {
+                "@type": "cr:RecordSet",
+                "@id": "events",
+                "name": "events",
+                "description": "The landslide events of the release, with inventory statistics.",
+                "key": {"@id": "events/site_id"},
+                "field": [field("events", *f) for f in event_fields],
+                "data": events,
+            },
+            {
+                "@type": "cr:RecordSet",
+                "@id": "splits",
+                "name": "splits",
+                "description": "Number of patches per event and split.",
+                "field": [
+                    field("splits", "site_id", "sc:Text", "site identifier"),
+                    field("splits", "split", "sc:Text", "train, val, test or unseen"),
+                    field("splits", "n_patches", "sc:Integer", "patches"),
+                ],
+                "data": splits,
+            },
+        ],
+    }
+    if date_published:
+        metadata["datePublished"] = date_published
+    return metadata
+
+
+def write_card(release_path: str | os.PathLike[str]) -> Path:
+    """Write ``README.md`` (the card) and ``croissant.json`` into a release directory.
+
+    Works on a release that is still in its temporary directory (the builder calls it just
+    before moving the release into place). Returns the card's path.
+    """
+    from hrgldd_data.archive import Release
+
+    release = Release(release_path)
+    card = release.path / CARD
+    card.write_text(render_card(release))
+    croissant = render_croissant(release, date_published=release.attrs.get("created"))
+    (release.path / CROISSANT).write_text(
+        json.dumps(croissant, indent=2, ensure_ascii=False) + "\n"
+    )
+    return card
+
+
+def update_leaderboard(card_path: str | os.PathLike[str], markdown: str) -> None:
+    """Replace the text between the leaderboard markers of a card with ``markdown``."""
+    card_path = Path(card_path)
+    text = card_path.read_text()
+    start, end = text.find(LEADERBOARD_START), text.find(LEADERBOARD_END)
+    if start < 0 or end < start:
+        raise ValueError(
+            f"{card_path}: no '{LEADERBOARD_START}' ... '{LEADERBOARD_END}' section; "
+            "regenerate the card "
+            "with `hrgldd card RELEASE` or add the two markers where the leaderboard belongs"
+        )
+    head = text[: start + len(LEADERBOARD_START)]
+    card_path.write_text(f"{head}\n{markdown.strip()}\n{text[end:]}")
+
+
+__all__ = [
+    "LEADERBOARD_END",
+    "LEADERBOARD_START",
+    "render_card",
+    "render_croissant",
+    "update_leaderboard",
+    "write_card",
+]

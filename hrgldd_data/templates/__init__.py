@@ -1,0 +1,1 @@
+"""Package data: the dataset card template (``dataset_card.md``, Jinja2)."""

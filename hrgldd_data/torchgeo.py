@@ -1,0 +1,552 @@
+"""TorchGeo datasets and datamodule for HR-GLDD.
+
+* :class:`HRGLDD` serves the 128x128 patches of a release (a :class:`NonGeoDataset`).
+* :class:`HRGLDDDataModule` trains on it with the release's own normalization statistics,
+  mask-safe augmentations, and the paper's three test collections as separate test loaders.
+* :class:`PlanetScopeScenes` and :class:`LandslideInventory` read the raw inputs of a new
+  event (4-band scenes, inventory polygons) so that TorchGeo samplers can cut new patches.
+
+Importing this module imports torchgeo, hence torchvision: on the CPU torch of this project that
+needs the compatibility hook of :mod:`hrgldd_data.compat` (``make venv`` installs it).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import kornia.augmentation as K
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from torch import Tensor
+from torch.utils.data import DataLoader, default_collate
+from torchgeo.datamodules import NonGeoDataModule
+from torchgeo.datasets import DatasetNotFoundError, NonGeoDataset, RasterDataset, VectorDataset
+from torchgeo.datasets.errors import RGBBandsMissingError
+from torchgeo.datasets.utils import percentile_normalization
+
+from hrgldd_data.archive import Release
+from hrgldd_data.schema import (
+    BANDS,
+    COLLECTIONS,
+    DATASET_SPLITS,
+    FALSE_COLOUR_BANDS,
+    PATCH_SIZE,
+    RGB_BANDS,
+)
+
+Sample = dict[str, Any]
+Transform = Callable[[Sample], Sample]
+
+
+def open_hrgldd_release(
+    root: str | os.PathLike[str] | None,
+    *,
+    version: str | None = None,
+    name: str | None = None,
+    download: bool = False,
+    verify: bool = False,
+) -> Release:
+    """Resolve and open a release as every loader does (:func:`hrgldd_data.hub.open_release`).
+
+    Order: ``root`` (a release directory or a folder of releases), then ``$HRGLDD_ARCHIVE``, then
+    the local cache of pulled versions, then a Hub pull when ``download`` is true. Without
+    ``name``, a release directory given directly is taken whatever its name (e.g. the sample
+    release ``hr_gldd_sample``); in a folder of releases ``hr_gldd`` is looked for.
+    """
+    from hrgldd_data.archive import ArchiveError, read_manifest
+    from hrgldd_data.hub import ARCHIVE_ENV, open_release
+
+    if name is None:
+        pinned = root if root is not None else os.environ.get(ARCHIVE_ENV)
+        name = "hr_gldd"
+        if pinned and (Path(pinned).expanduser() / "manifest.json").is_file():
+            try:
+                name = read_manifest(Path(pinned).expanduser())["name"]
+            except (ArchiveError, KeyError):
+                pass
+    return open_release(root, version=version, name=name, download=download, verify=verify)
+
+
+class HRGLDD(NonGeoDataset):
+    """HR-GLDD: High-Resolution Global Landslide Detector Database.
+
+    PlanetScope surface reflectance (3 m, 16 bit) of ten rainfall- and earthquake-triggered
+    landslide events, cut into 128x128 patches that each hold some landslide, with binary masks
+    rasterized from the event inventories. Eight events are split 60/20/20 per site into
+    train/val/test; two are held out as unseen events.
+
+    Dataset features:
+
+    * 4 bands in the order red, green, blue, near-infrared (uint16 reflectance, served as float32)
+    * masks: 0 = background, 1 = landslide
+    * per patch: site, index in the release, and CRS (WKT or EPSG code) and bounds when known
+
+    Selection (the paper's Table 2):
+
+    * ``split`` = ``train``/``val``/``test`` with ``collection=None``: that split of the dataset
+      sites (``sites`` narrows it to some sites)
+    * ``split='test', collection=1``: the mixed test set of all dataset sites
+    * ``split='test', collection=2``: the test split of the given dataset ``sites`` (all by default)
+    * ``split='test', collection=3``: every patch of the given unseen events (all by default)
+
+    A release imported from the published Zenodo arrays (``legacy``) has no sites or coordinates
+    and serves collection 1 only.
+
+    Images are *not* normalized here: :class:`HRGLDDDataModule` normalizes with the release's train
+    statistics. The selected patches are decoded into memory on first access (about 130 KiB per
+    patch) because one Zarr read per patch costs about a millisecond; call :meth:`preload` before
+    creating DataLoader workers so that forked workers share the arrays.
+
+    If you use this dataset in your research, please cite:
+
+    * https://doi.org/10.5194/essd-15-3283-2023
+    """
+
+    all_bands: tuple[str, ...] = BANDS
+    rgb_bands: tuple[str, ...] = RGB_BANDS
+    false_colour_bands: tuple[str, ...] = FALSE_COLOUR_BANDS
+    splits: tuple[str, ...] = DATASET_SPLITS
+    collections: tuple[int, ...] = tuple(COLLECTIONS)
+    classes: tuple[str, ...] = ("background", "landslide")
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str] | None = None,
+        split: str = "train",
+        collection: int | None = None,
+        sites: str | Sequence[str] | None = None,
+        version: str | None = None,
+        bands: Sequence[str] = BANDS,
+        transforms: Transform | None = None,
+        download: bool = False,
+        checksum: bool = False,
+        name: str | None = None,
+    ) -> None:
+        """Initialize a new HRGLDD dataset.
+
+        Args:
+            root: a release directory or a folder of releases; ``None`` uses ``$HRGLDD_ARCHIVE``
+                and then the local cache of pulled versions.
+            split: one of ``train``, ``val``, ``test``.
+            collection: ``None`` for a plain split, or 1, 2, 3 for a test collection (needs
+                ``split='test'``).
+            sites: site ids to keep (dataset sites, or unseen events for collection 3).
+            version: release version ``X.Y.Z``; the newest available by default.
+            bands: bands to return, in this order.
+            transforms: a function that takes a sample dict and returns a transformed one.
+            download: pull the release from the Hugging Face Hub when it is not found locally.
+            checksum: verify every file of the release against its manifest first.
+            name: release name (``hr_gldd``; ``hr_gldd_sample`` for the sample release); by
+                default the name of a release directory given as ``root``, else ``hr_gldd``.
+
+        Raises:
+            ValueError: if ``split``, ``collection``, ``sites`` or ``bands`` is not one of the choices.
+            DatasetNotFoundError: if no release is found and ``download`` is false.
+        """
+        if split not in self.splits:
+            raise ValueError(f"split must be one of {list(self.splits)}, got {split!r}")
+        if collection is not None and collection not in self.collections:
+            raise ValueError(f"collection must be None or one of {list(self.collections)}, got {collection!r}")
+        if collection is not None and split != "test":
+            raise ValueError(f"collection={collection} selects a test set: use split='test', not {split!r}")
+        bad = [b for b in bands if b not in self.all_bands]
+        if bad or not bands:
+            raise ValueError(f"bands must be a non-empty subset of {list(self.all_bands)}, got {list(bands)}")
+
+        self.root = root
+        self.split = split
+        self.collection = collection
+        self.sites = [sites] if isinstance(sites, str) else (list(sites) if sites is not None else None)
+        self.version = version
+        self.bands = tuple(bands)
+        self.transforms = transforms
+        self.download = download
+        self.checksum = checksum
+        self.name = name
+
+        try:
+            self.release = open_hrgldd_release(
+                root, version=version, name=name, download=download, verify=checksum
+            )
+        except FileNotFoundError as err:  # ReleaseNotFoundError is a FileNotFoundError
+            raise DatasetNotFoundError(self) from err
+        self.version = self.release.version
+        self.indices = self._select(self.release)
+        self._band_index = [self.release.bands.index(b) for b in self.bands]
+        self._images: np.ndarray | None = None
+        self._masks: np.ndarray | None = None
+        self._geo: tuple[list[str], np.ndarray] | None = None
+        self._site_names: list[str] = []
+
+    # -- selection ---------------------------------------------------------------------------
+    def _select(self, release: Release) -> np.ndarray:
+        label = f"release {release.name} {release.version} ({release.path})"
+        if self.collection is None:
+            return release.indices(self.split, site=self.sites)
+        if self.collection == 1:
+            if self.sites is not None:
+                raise ValueError(
+                    "collection 1 is the mixed test set of all dataset sites; "
+                    "use collection=2 with sites=[...] for the test set of some sites"
+                )
+            return release.indices("test")
+        if release.legacy:
+            raise ValueError(
+                f"{label} is imported from the published arrays: it has no sites and serves "
+                "collection 1 only; use collection=1 or a release built with sites"
+            )
+        choices = release.dataset_sites if self.collection == 2 else release.unseen_sites
+        kind = "dataset sites" if self.collection == 2 else "unseen events"
+        if not choices:
+            raise ValueError(f"{label} has no {kind}, so it has no collection {self.collection}")
+        wanted = self.sites if self.sites is not None else choices
+        bad = [s for s in wanted if s not in choices]
+        if bad:
+            raise ValueError(f"collection {self.collection} takes {kind} {choices}; got {bad}")
+        return release.indices("test" if self.collection == 2 else "unseen", site=wanted)
+
+    # -- data ----------------------------------------------------------------------------------
+    def preload(self) -> HRGLDD:
+        """Decode the selected patches into memory now (otherwise done on first access)."""
+        if self._images is None:
+            idx = self.indices
+            if idx.size and idx[-1] - idx[0] < 2 * idx.size:
+                # one contiguous read decodes whole shards: far faster than patch-wise selection
+                images, masks = self.release.read(slice(int(idx[0]), int(idx[-1]) + 1))
+                images, masks = images[idx - idx[0]], masks[idx - idx[0]]
+            else:
+                images, masks = self.release.read(idx)
+            if self._band_index != list(range(images.shape[1])):
+                images = images[:, self._band_index]
+            self._images = np.ascontiguousarray(images)
+            self._masks = np.ascontiguousarray(masks)
+            crs, bounds = [], np.full((self.indices.size, 4), np.nan)
+            for k, i in enumerate(self.indices):
+                geo = self.release.bounds(int(i))
+                crs.append(geo[0] if geo else "")
+                if geo:
+                    bounds[k] = geo[1]
+            self._geo = (crs, bounds)
+            names, codes = self.release.sites, self.release.table["site"][self.indices]
+            self._site_names = [names[int(c)] for c in codes]
+        return self
+
+    def __len__(self) -> int:
+        """Number of patches selected."""
+        return int(self.indices.size)
+
+    def __getitem__(self, index: int) -> Sample:
+        """Return patch ``index`` of the selection.
+
+        Returns:
+            ``image`` float32 [C, 128, 128] reflectance, ``mask`` int64 [128, 128], ``site``,
+            ``index`` (the patch's index in the release) and, when known, ``crs`` and
+            ``bounds`` float64 [4] (left, bottom, right, top in that CRS).
+        """
+        return self.__getitems__([index])[0]
+
+    def __getitems__(self, indices: Sequence[int]) -> list[Sample]:
+        """Return several patches at once (DataLoader calls this for each batch).
+
+        One vectorized gather and conversion for the whole batch instead of one per patch: the
+        samples are views into one batch tensor, which ``default_collate`` then stacks.
+        """
+        n = len(self)
+        idx = np.asarray(indices, dtype=np.int64).reshape(-1)
+        bad = idx[(idx < -n) | (idx >= n)]
+        if bad.size:
+            raise IndexError(f"index {int(bad[0])} is out of range for {n} patches")
+        idx = np.where(idx < 0, idx + n, idx)
+        self.preload()
+        assert self._images is not None and self._masks is not None and self._geo is not None
+        images = torch.from_numpy(self._images[idx].astype(np.float32)).unbind(0)
+        masks = torch.from_numpy(self._masks[idx].astype(np.int64)).unbind(0)
+        crs_list, bounds_all = self._geo
+        bounds = torch.from_numpy(bounds_all[idx]).unbind(0)
+        sites = self._site_names
+        samples = []
+        for j, k in enumerate(idx.tolist()):
+            sample: Sample = {"image": images[j], "mask": masks[j], "site": sites[k], "index": int(self.indices[k])}
+            if crs_list[k]:
+                sample["crs"] = crs_list[k]
+                sample["bounds"] = bounds[j]
+            if self.transforms is not None:
+                sample = self.transforms(sample)
+            samples.append(sample)
+        return samples
+
+    @staticmethod
+    def collate(samples: Sequence[Sample]) -> dict[str, Any]:
+        """``default_collate``, except that a batch made by :meth:`__getitems__` is not copied again.
+
+        Images, masks and bounds that are, in order, the rows of one batch tensor are returned as that
+        tensor; anything else (e.g. after ``transforms``) is stacked as usual. The datamodule
+        uses this; with a plain DataLoader pass ``collate_fn=HRGLDD.collate`` for the same speed.
+        """
+        batch: dict[str, Any] = {}
+        for key in samples[0]:
+            values = [sample[key] for sample in samples]
+            base = _rows_of(values) if key in ("image", "mask", "bounds") else None
+            batch[key] = base if base is not None else default_collate(values)
+        return batch
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle without the open Zarr group (spawned workers reopen the release by path)."""
+        state = self.__dict__.copy()
+        state["release"] = str(self.release.path)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Reopen the release after unpickling."""
+        state["release"] = Release(state["release"])
+        self.__dict__.update(state)
+
+    def __str__(self) -> str:
+        """Short description: release, selection and size."""
+        what = f"collection {self.collection}" if self.collection else f"split {self.split}"
+        return f"HRGLDD {self.release.name} {self.release.version}: {what}, sites={self.sites}, {len(self)} patches"
+
+    # -- plotting ------------------------------------------------------------------------------
+    def plot(self, sample: Sample, show_titles: bool = True, suptitle: str | None = None) -> Figure:
+        """Plot true colour, false colour (NIR, R, G as in the paper), mask and any prediction.
+
+        Args:
+            sample: a sample returned by :meth:`__getitem__` (optionally with ``prediction``).
+            show_titles: whether to title each panel.
+            suptitle: optional title of the whole figure.
+
+        Raises:
+            RGBBandsMissingError: if the dataset was created without red, green and blue.
+        """
+        if not set(self.rgb_bands) <= set(self.bands):
+            raise RGBBandsMissingError()
+        image = sample["image"].numpy()
+        panels = [("True colour (R,G,B)", _stretch(image, [self.bands.index(b) for b in self.rgb_bands]))]
+        if set(self.false_colour_bands) <= set(self.bands):
+            idx = [self.bands.index(b) for b in self.false_colour_bands]
+            panels.append(("False colour (NIR,R,G)", _stretch(image, idx)))
+        panels.append(("Mask", np.asarray(sample["mask"]).squeeze()))
+        if "prediction" in sample:
+            panels.append(("Prediction", np.asarray(sample["prediction"]).squeeze()))
+
+        fig, axs = plt.subplots(1, len(panels), figsize=(4 * len(panels), 4))
+        for ax, (title, data) in zip(axs, panels, strict=True):
+            if data.ndim == 2:
+                ax.imshow(data, vmin=0, vmax=1, cmap="gray", interpolation="none")
+            else:
+                ax.imshow(data)
+            ax.axis("off")
+            if show_titles:
+                ax.set_title(title)
+        if suptitle is not None:
+            fig.suptitle(suptitle)
+        return fig
+
+
+def _rows_of(values: list[Any]) -> Tensor | None:
+    """The tensor whose rows ``values`` are, in order, or None."""
+    first = values[0]
+    base = getattr(first, "_base", None)
+    if base is None or base.shape[0] != len(values) or base.shape[1:] != first.shape:
+        return None
+    for row, value in enumerate(values):
+        if not isinstance(value, Tensor) or value._base is not base or value.storage_offset() != row * base.stride(0):
+            return None
+    return base
+
+
+def _stretch(image: np.ndarray, band_index: list[int]) -> np.ndarray:
+    """Bands as an (H, W, 3) picture, 2-98 % percentile stretch per band."""
+    picked = np.moveaxis(image[band_index], 0, -1).astype(np.float64)
+    return percentile_normalization(picked, axis=(0, 1))
+
+
+class HRGLDDDataModule(NonGeoDataModule):
+    """LightningDataModule for HR-GLDD.
+
+    * Normalization: per-band mean and std of the release's train split (stored in the
+      release), not torchgeo's 0-255 default that suits 8-bit imagery.
+    * Training augmentations that keep masks exact: horizontal and vertical flips and
+      rotations by multiples of 90 degrees.
+    * Testing: one loader per test set of the paper's collections, in :attr:`test_set_keys`
+      order (``c1/test``, ``c2/<site>`` ..., ``c3/<site>`` ...); a legacy release has ``c1/test``.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(
+        self,
+        batch_size: int = 4,
+        num_workers: int = 0,
+        test_collections: Sequence[int] = (1, 2, 3),
+        **kwargs: Any,
+    ) -> None:
+        """Initialize a new HRGLDDDataModule.
+
+        Args:
+            batch_size: size of each mini-batch (the paper's best: 4).
+            num_workers: number of DataLoader worker processes.
+            test_collections: which collections :meth:`test_dataloader` serves.
+            **kwargs: passed to :class:`HRGLDD` (``root``, ``version``, ``bands``, ``sites``, ...).
+        """
+        for key in ("split", "collection"):
+            if key in kwargs:
+                raise ValueError(f"{key}= is chosen by the datamodule per stage; do not pass it")
+        bad = [c for c in test_collections if c not in COLLECTIONS]
+        if bad:
+            raise ValueError(f"test_collections must be a subset of {list(COLLECTIONS)}, got {bad}")
+        super().__init__(HRGLDD, batch_size, num_workers, **kwargs)
+        self.collate_fn = HRGLDD.collate
+        self.test_collections = tuple(test_collections)
+        self.test_sets: list[tuple[str, HRGLDD]] = []
+
+    @property
+    def test_set_keys(self) -> list[str]:
+        """Keys of the test loaders, in order (after ``setup('test')``)."""
+        return [key for key, _ in self.test_sets]
+
+    def _set_normalization(self, dataset: HRGLDD) -> None:
+        mean, std = dataset.release.normalization
+        band_index = [dataset.release.bands.index(b) for b in dataset.bands]
+        self.mean = torch.as_tensor(mean[band_index])
+        self.std = torch.as_tensor(np.maximum(std[band_index], 1e-6))
+        normalize = K.Normalize(mean=self.mean, std=self.std)
+        self.aug = K.AugmentationSequential(normalize, data_keys=None, keepdim=True)
+        self.train_aug = K.AugmentationSequential(
+            normalize,
+            K.RandomHorizontalFlip(p=0.5),
+            K.RandomVerticalFlip(p=0.5),
+            # with both flips, one optional quarter turn makes all 8 symmetries equally likely
+            K.RandomRotation90(times=(1, 1), p=0.5),
+            data_keys=None,
+            keepdim=True,
+        )
+
+    def setup(self, stage: str) -> None:
+        """Create the datasets of a stage: ``fit``, ``validate``, ``test`` or ``predict``."""
+        if stage == "fit":
+            self.train_dataset = HRGLDD(split="train", **self.kwargs)
+        if stage in ("fit", "validate"):
+            self.val_dataset = HRGLDD(split="val", **self.kwargs)
+        if stage in ("test", "predict"):
+            self._setup_test_sets()
+            self.test_dataset = self.test_sets[0][1] if self.test_sets else None
+            self.predict_dataset = self.test_dataset
+        if self.num_workers > 0:  # decode once here, so that forked workers share the arrays
+            for dataset in (self.train_dataset, self.val_dataset, *(d for _, d in self.test_sets)):
+                if dataset is not None:
+                    dataset.preload()  # type: ignore[union-attr]
+        first = self.train_dataset or self.val_dataset or self.test_dataset
+        if first is not None:
+            self._set_normalization(first)  # type: ignore[arg-type]
+
+    def _setup_test_sets(self) -> None:
+        kwargs = {k: v for k, v in self.kwargs.items() if k != "sites"}
+        base = HRGLDD(split="test", collection=1, **kwargs)
+        release = base.release
+        sets: list[tuple[str, HRGLDD]] = []
+        for test_set in release.test_sets(self.test_collections):
+            if test_set.collection == 1:
+                sets.append((test_set.key, base))
+            else:
+                dataset = HRGLDD(split="test", collection=test_set.collection, sites=[test_set.name], **kwargs)
+                sets.append((test_set.key, dataset))
+        self.test_sets = sets
+
+    def test_dataloader(self) -> list[DataLoader[Sample]]:  # type: ignore[override]
+        """One loader per test set, in :attr:`test_set_keys` order."""
+        return [
+            DataLoader(
+                dataset,
+                batch_size=self.test_batch_size or self.batch_size,
+                shuffle=False,
+                num_workers=self.num_workers,
+                collate_fn=self.collate_fn,
+                persistent_workers=self.num_workers > 0,
+            )
+            for _, dataset in self.test_sets
+        ]
+
+
+class PlanetScopeScenes(RasterDataset):
+    """4-band PlanetScope scenes (GeoTIFF) of a new event, for sampling new patches.
+
+    PlanetScope 4-band analytic products store blue, green, red, NIR; the HR-GLDD patches store
+    red, green, blue, NIR. ``scene_bands`` says how the files are ordered (Planet's order by
+    default) and ``bands`` what to return (the HR-GLDD order by default), so patches cut here
+    match the release.
+
+    Pair it with :class:`LandslideInventory` (``scenes & inventory``) and a TorchGeo sampler.
+    """
+
+    filename_glob = "*.tif"
+    filename_regex = r".*\.tiff?$"
+    #: Band order of Planet's 4-band analytic (surface reflectance) product.
+    planet_bands: tuple[str, ...] = ("blue", "green", "red", "nir")
+    all_bands: tuple[str, ...] = planet_bands
+    rgb_bands: tuple[str, ...] = RGB_BANDS
+
+    def __init__(
+        self,
+        paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] = "data",
+        crs: Any | None = None,
+        res: float | tuple[float, float] | None = None,
+        bands: Sequence[str] | None = BANDS,
+        transforms: Transform | None = None,
+        cache: bool = True,
+        scene_bands: Sequence[str] = planet_bands,
+    ) -> None:
+        """Index the scenes below ``paths``.
+
+        Args:
+            paths: scene files or folders holding them.
+            crs: CRS to warp to (the first scene's by default).
+            res: resolution in CRS units (the first scene's by default).
+            bands: bands to return, in this order.
+            transforms: a function that takes a sample dict and returns a transformed one.
+            cache: keep file handles open between samples.
+            scene_bands: band order inside the files.
+        """
+        if sorted(scene_bands) != sorted(BANDS):
+            raise ValueError(f"scene_bands must order the four bands {list(BANDS)}, got {list(scene_bands)}")
+        if bands is not None and any(b not in BANDS for b in bands):
+            raise ValueError(f"bands must be a subset of {list(BANDS)}, got {list(bands)}")
+        self.all_bands = tuple(scene_bands)
+        super().__init__(paths, crs=crs, res=res, bands=bands, transforms=transforms, cache=cache)
+
+
+class LandslideInventory(VectorDataset):
+    """Landslide inventory polygons (any OGR vector format), rasterized to 1 = landslide.
+
+    Reprojected to ``crs`` on read: pass the scenes' CRS and resolution (3 m for PlanetScope)
+    so that ``scenes & inventory`` yields image and mask on the same grid.
+    """
+
+    filename_glob = "*"
+    filename_regex = r".*\.(gpkg|shp|geojson|json|fgb|parquet)$"
+
+    def __init__(
+        self,
+        paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] = "data",
+        crs: Any | None = None,
+        res: float | tuple[float, float] = 3.0,
+        transforms: Transform | None = None,
+        layer: str | int | None = None,
+    ) -> None:
+        """Index the inventory files below ``paths``; every polygon is class 1 (landslide)."""
+        super().__init__(paths, crs=crs, res=res, transforms=transforms, layer=layer)
+
+
+__all__ = [
+    "HRGLDD",
+    "HRGLDDDataModule",
+    "LandslideInventory",
+    "PATCH_SIZE",
+    "PlanetScopeScenes",
+    "open_hrgldd_release",
+]
