@@ -17,10 +17,10 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 venv: $(STAMP)
 
 # Main job: generate the embedded sample events, build the sample release, train and score the baselines.
+# Re-running skips the build: a release version is immutable.
 demo: $(STAMP)
-	$(VENV)/bin/hrgldd sample --out data/raw
-	$(VENV)/bin/hrgldd build builders/releases/sample.toml --raw-root data/raw --out data/releases
-	$(PY) -m baselines.run --quick --release data/releases --out data/results
+	test -d data/releases/hr_gldd_sample-1.0.0 || $(VENV)/bin/hrgldd sample --out data/raw --release-out data/releases
+	$(PY) -m baselines.run --quick --release data/releases/hr_gldd_sample-1.0.0 --out data/results
 
 test: $(STAMP)
 	$(PY) -m pytest
