@@ -37,7 +37,7 @@ COLUMNS = (
     "release_name", "release_version", "entry", "kind", "seed", "collection", "test_set", "n_patches",
     "precision", "recall", "f1", "iou", "pb_precision", "pb_recall", "pb_f1", "pb_iou",
     "tp", "fp", "fn", "tn", "epochs", "best_epoch", "train_seconds", "filters", "batch_size", "lr",
-    "device", "hardware", "created",
+    "train_precision", "device", "hardware", "created",
 )
 
 #: Test-set names of the paper's Table 2 -> site ids of the releases built from the paper's events.

@@ -117,6 +117,7 @@ def train_and_score(
     patience: int,
     steps_per_epoch: int | None,
     device: str,
+    precision: str = "auto",
     plots: bool,
     progress: bool,
 ) -> Any:
@@ -137,7 +138,8 @@ def train_and_score(
 
         def run(seed: int, combo: tuple[int, float, int], model: str = model):
             config = TrainConfig(model=model, seed=seed, epochs=epochs, batch_size=combo[0], lr=combo[1],
-                                 filters=combo[2], patience=patience, steps_per_epoch=steps_per_epoch, device=device)
+                                 filters=combo[2], patience=patience, steps_per_epoch=steps_per_epoch, device=device,
+                                 precision=precision)
             workdir = folder / "runs" / _run_name(model, *combo, seed)
             return config, train_model(release, config, workdir=workdir, progress=progress)
 
@@ -158,7 +160,8 @@ def train_and_score(
                                                   progress=progress)
             info = {"epochs": result.epochs_run, "best_epoch": result.best_epoch,
                     "train_seconds": round(result.seconds, 2), "filters": cfg.filters, "batch_size": cfg.batch_size,
-                    "lr": cfg.lr, "device": result.device, "hardware": result.hardware}
+                    "lr": cfg.lr, "train_precision": result.config.precision, "device": result.device,
+                    "hardware": result.hardware}
             board.set_baseline(model, seed, rows, info)
             board.save()  # after every run, so an interrupted sweep keeps what it finished
             c1 = next((r for r in rows if r["collection"] == 1), rows[0])
@@ -205,6 +208,9 @@ def _plots(release: Release, board, folder: Path, panel_probs: dict[str, tuple[n
 @click.option("--paper-grid", is_flag=True, help="Search the paper's grid (batch 8-64, lr 5e-4..1e-5, filters 8-64).")
 @click.option("--quick", is_flag=True, help="Few short epochs, one seed, small models: CPU-friendly demo.")
 @click.option("--device", default="auto", show_default=True, help="auto (CUDA if available), cpu or cuda[:n].")
+@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16-mixed"]), default="auto", show_default=True,
+              help="Training numerics: bf16-mixed (bfloat16 autocast, channels-last) where the device computes "
+                   "bfloat16 natively, else fp32.")
 @click.option("--out", type=click.Path(path_type=Path), default=DEFAULT_OUT, show_default=True,
               help="Results root; this release's leaderboard is <out>/<name>-<version>/.")
 @click.option("--submission", type=click.Path(path_type=Path), default=None,
@@ -214,7 +220,7 @@ def _plots(release: Release, board, folder: Path, panel_probs: dict[str, tuple[n
 @click.option("--plots/--no-plots", default=True, show_default=True, help="Write radar charts and prediction panels.")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show progress bars.")
 def main(release_spec, models, seeds, epochs, patience, steps_per_epoch, batch_size, lr, filters, paper_grid, quick,
-         device, out, submission, name, list_test_ids, plots, progress) -> None:
+         device, precision, out, submission, name, list_test_ids, plots, progress) -> None:
     """Train and score the HR-GLDD baselines, or score a submission, and update the leaderboard."""
     from baselines.leaderboard import LeaderboardError, update_release_card
     from baselines.models import MODEL_NAMES
@@ -263,7 +269,7 @@ def main(release_spec, models, seeds, epochs, patience, steps_per_epoch, batch_s
                 epochs=epochs or (QUICK["epochs"] if quick else 100),
                 patience=patience or (QUICK["patience"] if quick else 10),
                 steps_per_epoch=steps_per_epoch or (QUICK["steps_per_epoch"] if quick else None),
-                device=device, plots=plots, progress=progress,
+                device=device, precision=precision, plots=plots, progress=progress,
             )
         except (LeaderboardError, ValueError) as err:
             raise click.ClickException(str(err)) from err

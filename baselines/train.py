@@ -23,7 +23,7 @@ import platform
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,10 @@ class TrainConfig:
 
     ``steps_per_epoch`` caps the batches of an epoch (``None``: the whole train split), for quick
     runs and tests. ``device`` is ``auto`` (CUDA when available, else CPU), ``cpu`` or ``cuda[:n]``.
+    ``precision`` is ``fp32``, ``bf16-mixed`` (forward pass under bfloat16 autocast with
+    channels-last tensors; weights, optimizer and loss in float32) or ``auto``: ``bf16-mixed`` where
+    the device computes bfloat16 natively (CUDA with bf16, CPUs with AVX512-BF16 or AMX), else
+    ``fp32``. A run records the precision it resolved to.
     """
 
     model: str
@@ -61,6 +65,7 @@ class TrainConfig:
     steps_per_epoch: int | None = None
     eval_batch_size: int = 32
     device: str = "auto"
+    precision: str = "auto"
 
     def key(self) -> dict[str, Any]:
         """The fields that change the result (a checkpoint made under other values is not resumed)."""
@@ -85,6 +90,30 @@ class TrainResult:
     hardware: str
     history: list[dict[str, float]] = field(default_factory=list)
     weights: Path | None = None
+
+
+PRECISIONS = ("auto", "fp32", "bf16-mixed")
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """``fp32`` or ``bf16-mixed`` for ``device`` (see :class:`TrainConfig`)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision {precision!r}: choose one of {list(PRECISIONS)}")
+    if precision != "auto":
+        return precision
+    if device.type == "cuda":
+        native = torch.cuda.is_bf16_supported()
+    else:
+        native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    return "bf16-mixed" if native else "fp32"
+
+
+def _float_output(output: Any) -> Any:
+    """Model output (a tensor, or ADSMS's ``(final, [sides])``) cast back to float32 for the loss."""
+    if isinstance(output, tuple):
+        final, sides = output
+        return final.float(), [side.float() for side in sides]
+    return output.float()
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -217,6 +246,8 @@ def train_model(
     from baselines.models import create_model
 
     device = resolve_device(config.device)
+    config = replace(config, precision=resolve_precision(config.precision, device))
+    mixed = config.precision == "bf16-mixed"
     train_idx, val_idx = release.indices("train"), release.indices("val")
     if train_idx.size == 0 or val_idx.size == 0:
         raise ValueError(
@@ -230,6 +261,8 @@ def train_model(
 
     with deterministic(config.seed):
         model = create_model(config.model, in_channels=len(release.bands), filters=config.filters).to(device)
+        if mixed:  # oneDNN and cuDNN run bfloat16 convolutions fastest on channels-last tensors
+            model = model.to(memory_format=torch.channels_last)
         optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
         criterion = criterion_for(config.model)
         best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -269,7 +302,11 @@ def train_model(
                     images, masks = augment_batch(images, masks, augmenter)
                 images, masks = images.to(device), masks.to(device)
                 optimizer.zero_grad(set_to_none=True)
-                loss = criterion(model(images), masks)
+                if mixed:
+                    images = images.contiguous(memory_format=torch.channels_last)
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=mixed):
+                    output = model(images)
+                loss = criterion(_float_output(output), masks)
                 if not torch.isfinite(loss):
                     raise FloatingPointError(f"{config.model}: loss became {loss.item()} at epoch {epoch + 1}; lower --lr")
                 loss.backward()

@@ -31,6 +31,7 @@ import click
 import numpy as np
 import torch
 
+from baselines.evaluate import fast_cpu_math
 from baselines.losses import criterion_for
 from baselines.models import count_parameters, create_model
 
@@ -118,13 +119,14 @@ def torch_trainer(
 
     def epoch() -> float:
         start = time.perf_counter()
-        for i in range(0, len(x), batch):
-            optimizer.zero_grad(set_to_none=True)
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=fast):
-                logits = model(x[i : i + batch])
-            loss = criterion(logits.float(), y[i : i + batch])
-            loss.backward()
-            optimizer.step()
+        with fast_cpu_math():  # as baselines.train does: denormals flushed to zero, as TensorFlow does
+            for i in range(0, len(x), batch):
+                optimizer.zero_grad(set_to_none=True)
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=fast):
+                    logits = model(x[i : i + batch])
+                loss = criterion(logits.float(), y[i : i + batch])
+                loss.backward()
+                optimizer.step()
         return time.perf_counter() - start
 
     return epoch, count_parameters(model)

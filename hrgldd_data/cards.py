@@ -408,12 +408,29 @@ def write_card(release_path: str | os.PathLike[str]) -> Path:
 
     release = Release(release_path)
     card = release.path / CARD
-    card.write_text(render_card(release))
+    text = render_card(release)
+    kept = _leaderboard_block(card.read_text()) if card.is_file() else None
+    _write_atomic(card, text)
+    if kept and kept != _leaderboard_block(text):  # a regenerated card keeps the baselines' scores
+        update_leaderboard(card, kept)
     croissant = render_croissant(release, date_published=release.attrs.get("created"))
-    (release.path / CROISSANT).write_text(
-        json.dumps(croissant, indent=2, ensure_ascii=False) + "\n"
-    )
+    _write_atomic(release.path / CROISSANT, json.dumps(croissant, indent=2, ensure_ascii=False) + "\n")
     return card
+
+
+def _leaderboard_block(text: str) -> str | None:
+    """The text between the leaderboard markers, or None when the card has none."""
+    start, end = text.find(LEADERBOARD_START), text.find(LEADERBOARD_END)
+    if start < 0 or end < start:
+        return None
+    return text[start + len(LEADERBOARD_START) : end].strip()
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path`` and rename it into place."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
 
 
 def update_leaderboard(card_path: str | os.PathLike[str], markdown: str) -> None:
@@ -428,7 +445,7 @@ def update_leaderboard(card_path: str | os.PathLike[str], markdown: str) -> None
             "with `hrgldd card RELEASE` or add the two markers where the leaderboard belongs"
         )
     head = text[: start + len(LEADERBOARD_START)]
-    card_path.write_text(f"{head}\n{markdown.strip()}\n{text[end:]}")
+    _write_atomic(card_path, f"{head}\n{markdown.strip()}\n{text[end:]}")
 
 
 __all__ = [

@@ -234,6 +234,16 @@ def test_update_leaderboard(paper_release, tmp_path):
         update_leaderboard(card, table)
 
 
+def test_regenerating_a_card_keeps_its_leaderboard(paper_release, tmp_path):
+    copy = tmp_path / paper_release.name
+    shutil.copytree(paper_release, copy)
+    card = write_card(copy)
+    update_leaderboard(card, "| Model | F1 |\n|---|---|\n| U-Net | 0.71 |")
+    write_card(copy)
+    assert "| U-Net | 0.71 |" in card.read_text() and "No results yet" not in card.read_text()
+    assert not list(copy.glob(".README.md.tmp-*"))
+
+
 def test_legacy_release_card(legacy_release, tmp_path):
     mlc = pytest.importorskip("mlcroissant")
     release = Release(legacy_release)

@@ -10,7 +10,7 @@ import torch
 
 from baselines.data import PatchDataset, augment_batch
 from baselines.evaluate import evaluate_model, score_arrays
-from baselines.train import WEIGHTS, TrainConfig, load_weights, resolve_device, train_model
+from baselines.train import WEIGHTS, TrainConfig, load_weights, resolve_device, resolve_precision, train_model
 from hrgldd_data.archive import open_archive
 
 
@@ -19,7 +19,8 @@ def _same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
     return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
-def test_short_training_beats_trivial_predictors(tiny_release):
+@pytest.mark.parametrize("precision", ["fp32", "bf16-mixed"])
+def test_short_training_beats_trivial_predictors(tiny_release, precision):
     """12 epochs of 3 batches: a U-Net with 8 filters clearly beats 'everything is a landslide'.
 
     The synthetic scars cover ~5 % of a patch, so predicting every pixel as landslide scores
@@ -28,7 +29,9 @@ def test_short_training_beats_trivial_predictors(tiny_release):
     differences between machines while still failing a model that learned nothing.
     """
     release = open_archive(tiny_release)
-    result = train_model(release, TrainConfig(model="unet", filters=8, epochs=12, patience=12, device="cpu"), progress=False)
+    config = TrainConfig(model="unet", filters=8, epochs=12, patience=12, device="cpu", precision=precision)
+    result = train_model(release, config, progress=False)
+    assert result.config.precision == precision
     rows, _, _ = evaluate_model(result.model, release)
     mixed = next(r for r in rows if r["collection"] == 1)
     masks = release.read(release.indices("test"))[1]
@@ -99,3 +102,13 @@ def test_device_choice():
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="no CUDA"):
             resolve_device("cuda")
+
+
+def test_precision_resolution():
+    cpu = torch.device("cpu")
+    assert resolve_precision("fp32", cpu) == "fp32"
+    assert resolve_precision("bf16-mixed", cpu) == "bf16-mixed"
+    native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    assert resolve_precision("auto", cpu) == ("bf16-mixed" if native else "fp32")
+    with pytest.raises(ValueError, match="precision 'fp16': choose one of"):
+        resolve_precision("fp16", cpu)
