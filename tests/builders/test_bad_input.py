@@ -240,3 +240,4 @@ def test_killed_build_leaves_no_release(project, sig):
     # The next build succeeds and removes any stale temporary.
     path = _build(project, release)
     assert [p.name for p in project.out.iterdir()] == [path.name]
+
