@@ -21,6 +21,7 @@ Importing this module is cheap: ``huggingface_hub`` and the archive code load wh
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import hashlib
 import json
 import logging
@@ -218,6 +219,34 @@ def _unchanged(local: Path, remote) -> bool:
     return remote.blob_id == git_blob_oid(local)
 
 
+def _transport_errors() -> tuple[type[BaseException], ...]:
+    """Exception types of a failed connection in the HTTP library under huggingface_hub."""
+    types: list[type[BaseException]] = []
+    for module in ("httpx2", "httpx"):
+        try:
+            types.append(__import__(module).TransportError)
+        except (ImportError, AttributeError):
+            continue
+    return tuple(types)
+
+
+def _needs_hub(func):
+    """Turn a failed connection to the Hub into a :class:`HubError` saying where and what to do."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except _transport_errors() as err:
+            raise HubError(
+                f"cannot reach the Hugging Face Hub at {endpoint()} ({err}). Check the network and "
+                "HF_ENDPOINT; versions already pulled open offline (HF_HUB_OFFLINE=1)."
+            ) from err
+
+    return wrapper
+
+
+@_needs_hub
 def publish(
     archive: str | os.PathLike[str],
     repo: str | None = None,
@@ -397,6 +426,7 @@ def _published(api, repo: str) -> dict[str, str]:
     return {m.group(1): t.target_commit for t in refs.tags if (m := _TAG_RE.match(t.name))}
 
 
+@_needs_hub
 def versions(
     repo: str | None = None, cache_dir: str | os.PathLike[str] | None = None
 ) -> list[VersionInfo]:
@@ -465,6 +495,7 @@ def _mismatched(root: Path, manifest: dict[str, Any]) -> list[str]:
     return bad
 
 
+@_needs_hub
 def pull(
     version: str | None = None,
     repo: str | None = None,

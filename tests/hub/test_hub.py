@@ -169,6 +169,23 @@ def test_unknown_repo(hub):
         pull(repo="test-org/missing")
 
 
+def test_unreachable_hub_is_a_clear_error(hub, monkeypatch):
+    import socket
+
+    from huggingface_hub import constants
+
+    with socket.socket() as probe:  # a port on 127.0.0.1 where nothing listens
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    monkeypatch.setenv("HF_ENDPOINT", closed)
+    monkeypatch.setattr(constants, "ENDPOINT", closed)
+    monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", closed + "/{repo_id}/resolve/{revision}/{filename}")
+    with pytest.raises(HubError, match=f"cannot reach the Hugging Face Hub at {closed}.*HF_ENDPOINT"):
+        pull(repo=REPO)
+    with pytest.raises(HubError, match="cannot reach"):
+        versions(REPO)
+
+
 def test_corrupted_download_is_fetched_again(hub, releases):
     publish(releases["1.0.0"], REPO)
     hub.state.faults.corrupt[SHARD] = 1
