@@ -27,7 +27,7 @@ def cli() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
 
 
-@cli.command()
+@cli.command(short_help="Check every file of a release against its manifest.")
 @click.argument("archive", type=click.Path(path_type=Path))
 def verify(archive: Path) -> None:
     """Recompute every checksum of the release ARCHIVE against its manifest."""
@@ -40,7 +40,7 @@ def verify(archive: Path) -> None:
     click.echo(f"{archive}: OK ({len(manifest['files'])} files, {manifest['counts']['total']} patches)")
 
 
-@cli.command()
+@cli.command(short_help="Patch counts per site, split and collection.")
 @click.argument("archive", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 def info(archive: Path, as_json: bool) -> None:
@@ -67,7 +67,7 @@ def _terminate_as_exit() -> None:
     signal.signal(signal.SIGTERM, handler)
 
 
-@cli.command()
+@cli.command(short_help="Build a release from a release file.")
 @click.argument("release_file", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--raw-root", required=True, type=click.Path(path_type=Path, file_okay=False),
               help="Folder below which the event files' scene and inventory paths lie.")
@@ -95,7 +95,7 @@ def build(release_file: Path, raw_root: Path, out_root: Path, scheduler: str | N
                f"({', '.join(f'{k} {v}' for k, v in splits.items())}) -> {path}")
 
 
-@cli.command()
+@cli.command(short_help="Generate the synthetic sample scenes (and release).")
 @click.option("--out", "out", required=True, type=click.Path(path_type=Path, file_okay=False),
               help="Raw-data root to write the synthetic scenes and inventories into.")
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -120,7 +120,7 @@ def sample(out: Path, seed: int, release_out: Path | None) -> None:
         click.echo(f"built sample release -> {path}")
 
 
-@cli.command()
+@cli.command(short_help="Table-1 statistics of a landslide inventory.")
 @click.argument("inventory")
 @click.option("--scene", "scenes", multiple=True, type=click.Path(path_type=Path, dir_okay=False),
               help="Scene(s) whose valid footprint is the study area (repeatable).")
@@ -150,7 +150,7 @@ def stats(inventory: str, scenes: tuple[Path, ...], layer: str | None, as_json: 
     click.echo(f"{'features read':<28}{inv.n_read}")
 
 
-@cli.command("import-legacy")
+@cli.command("import-legacy", short_help="Import the published Zenodo arrays as a release.")
 @click.argument("folder", type=click.Path(path_type=Path, file_okay=False))
 @click.option("--version", "version", required=True, help="Release version to give the import, e.g. 0.9.0.")
 @click.option("--out", "out_root", required=True, type=click.Path(path_type=Path, file_okay=False))
@@ -171,7 +171,7 @@ def import_legacy_cmd(folder: Path, version: str, out_root: Path, name: str) -> 
 _REPO_HELP = "Dataset repo ORG/NAME on the Hub (default: $HRGLDD_REPO, else hr-gldd/hr-gldd)."
 
 
-@cli.command()
+@cli.command(short_help="Publish a release to the Hub as a tagged version.")
 @click.argument("archive", type=click.Path(path_type=Path, exists=True, file_okay=False))
 @click.option("--repo", default=None, help=_REPO_HELP)
 @click.option("--notes", default=None, help="Release notes (default: those stored in the release).")
@@ -194,7 +194,7 @@ def publish(archive: Path, repo: str | None, notes: str | None, private: bool) -
     )
 
 
-@cli.command()
+@cli.command(short_help="Download and verify a published version.")
 @click.option("--version", "version", default=None, help="Version X.Y.Z (default: the newest tag).")
 @click.option("--repo", default=None, help=_REPO_HELP)
 @click.option(
@@ -215,7 +215,7 @@ def pull(version: str | None, repo: str | None, cache_dir: Path | None) -> None:
     click.echo(str(path))
 
 
-@cli.command()
+@cli.command(short_help="List published versions and their notes.")
 @click.option("--repo", default=None, help=_REPO_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 def versions(repo: str | None, as_json: bool) -> None:
@@ -240,7 +240,7 @@ def versions(repo: str | None, as_json: bool) -> None:
             click.echo(f"    {line}")
 
 
-@cli.command()
+@cli.command(short_help="Rewrite the dataset card of a release.")
 @click.argument("archive", type=click.Path(path_type=Path, exists=True, file_okay=False))
 def card(archive: Path) -> None:
     """(Re)write the dataset card README.md and croissant.json of the release ARCHIVE."""
