@@ -125,14 +125,21 @@ def candidate_windows(scene: Scene, polygons: gpd.GeoDataFrame) -> tuple[np.ndar
     return (rows[windows] * PATCH_SIZE).astype(np.int32), (cols[windows] * PATCH_SIZE).astype(np.int32), groups
 
 
-def tile_tasks(scene: Scene, polygons: gpd.GeoDataFrame) -> list[TileTask]:
-    """Tiles covering the whole scene (every pixel is read once, for the study area), row-major."""
+def tile_tasks(scene: Scene, polygons: gpd.GeoDataFrame | None) -> list[TileTask]:
+    """Tiles covering the whole scene (every pixel is read once, for the study area), row-major.
+
+    Without ``polygons`` the tiles hold no candidate window: reading them gives the footprint only.
+    """
     with scene.open() as src:
         block_h, block_w = src.block_shapes[0]
     tile_h = max(TILE_ROWS, _ceil_to(block_h, PATCH_SIZE))
     tile_w = scene.width if block_w >= scene.width else max(TILE_COLS, _ceil_to(block_w, PATCH_SIZE))
-    rows, cols, groups = candidate_windows(scene, polygons)
-    geometry = polygons.geometry.values
+    if polygons is None:
+        rows = cols = np.empty(0, np.int32)
+        groups, geometry = [], np.empty(0, object)
+    else:
+        rows, cols, groups = candidate_windows(scene, polygons)
+        geometry = polygons.geometry.values
     decimation = footprint_decimation(scene)
     tasks = []
     for row0 in range(0, scene.height, tile_h):
@@ -193,6 +200,26 @@ def cut_tile(task: TileTask, nodata_threshold: float) -> dict[str, Any]:
         "dropped": dropped,
         "valid_cells": _any_in_cells(valid, task.decimation),
     }
+
+
+def empty_cells(scene: Scene) -> np.ndarray:
+    """The valid-pixel grid of a scene before any tile is read (all invalid)."""
+    d = footprint_decimation(scene)
+    return np.zeros((-(-scene.height // d), -(-scene.width // d)), bool)
+
+
+def place_cells(cells: np.ndarray, task: TileTask, grid: np.ndarray) -> None:
+    """Put a tile's valid-pixel grid (from :func:`cut_tile`) into its scene's grid."""
+    r0, c0 = task.row0 // task.decimation, task.col0 // task.decimation
+    cells[r0 : r0 + grid.shape[0], c0 : c0 + grid.shape[1]] = grid
+
+
+def scene_footprint(scene: Scene) -> shapely.Geometry:
+    """Valid-pixel footprint of one scene, read tile by tile as the builder reads it (for ``hrgldd stats``)."""
+    cells = empty_cells(scene)
+    for task in tile_tasks(scene, None):
+        place_cells(cells, task, cut_tile(task, nodata_threshold=1.0)["valid_cells"])
+    return footprint_from_cells(scene, cells, footprint_decimation(scene))
 
 
 def footprint_from_cells(scene: Scene, cells: np.ndarray, decimation: int) -> shapely.Geometry:
@@ -281,8 +308,7 @@ def build_release(
                 first_scene = len(scenes_meta)
                 scene_index = {id(s): first_scene + k for k, s in enumerate(plan.scenes)}
                 scenes_meta += [s.metadata(plan.event.id, raw_root) for s in plan.scenes]
-                cells = {id(s): np.zeros((-(-s.height // d), -(-s.width // d)), bool)
-                         for s, d in ((s, footprint_decimation(s)) for s in plan.scenes)}
+                cells = {id(s): empty_cells(s) for s in plan.scenes}
                 before = writer.count
                 dropped = {"no_landslide_pixel": 0, "mostly_nodata": 0}
                 for start in range(0, len(plan.tasks), inflight):
@@ -297,9 +323,7 @@ def build_release(
                         )
                         for key, value in result["dropped"].items():
                             dropped[key] += value
-                        grid = result["valid_cells"]
-                        r0, c0 = task.row0 // task.decimation, task.col0 // task.decimation
-                        cells[id(task.scene)][r0 : r0 + grid.shape[0], c0 : c0 + grid.shape[1]] = grid
+                        place_cells(cells[id(task.scene)], task, result["valid_cells"])
                         bar.update(task.width * task.height / 1e6)
                 footprints = []
                 for scene in plan.scenes:

@@ -15,14 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-import numpy as np
 import rasterio
-import shapely
 from affine import Affine
 from rasterio.crs import CRS
 from rasterio.enums import Resampling
 from rasterio.errors import RasterioIOError
-from rasterio.features import shapes
 from rasterio.vrt import WarpedVRT
 from rasterio.warp import calculate_default_transform
 
@@ -147,15 +144,3 @@ def open_scenes(paths: list[Path], bands: str | dict[str, int], *, crs: str | No
             log.warning("%s: CRS %s differs from the site CRS %s; warping it (nearest neighbour)", path, src.crs.to_string(), site_crs.to_string())
             scenes.append(Scene(path, site_crs, transform, width, height, indexes, warped_from=src.crs.to_wkt()))
     return scenes
-
-
-def valid_footprint(scene: Scene, max_pixels: int = 1024) -> shapely.Geometry:
-    """Polygon (scene CRS) of the scene's valid pixels, traced on a decimated mask."""
-    scale = max(scene.width, scene.height) / max_pixels
-    scale = max(scale, 1.0)
-    out_h, out_w = max(1, int(round(scene.height / scale))), max(1, int(round(scene.width / scale)))
-    with scene.open() as src:
-        mask = src.dataset_mask(out_shape=(out_h, out_w))
-    transform = scene.transform @ Affine.scale(scene.width / out_w, scene.height / out_h)
-    polygons = [shapely.geometry.shape(geom) for geom, value in shapes((mask > 0).astype(np.uint8), transform=transform) if value == 1]
-    return shapely.union_all(polygons) if polygons else shapely.Polygon()

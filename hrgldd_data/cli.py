@@ -130,13 +130,14 @@ def stats(inventory: str, scenes: tuple[Path, ...], layer: str | None, as_json: 
     """Table-1 statistics of an INVENTORY (zip members as archive.zip!member.shp)."""
     from builders.errors import InputError
     from builders.inventory import read_inventory
-    from builders.scenes import open_scenes, valid_footprint
+    from builders.build import scene_footprint
+    from builders.scenes import open_scenes
     from builders.stats import inventory_stats
 
     try:
         inv = read_inventory(inventory, layer)
         opened = open_scenes(list(scenes), "auto") if scenes else []
-        footprints = [valid_footprint(s) for s in opened]
+        footprints = [scene_footprint(s) for s in opened]
         result = inventory_stats(inv, footprints or None, opened[0].crs if opened else None)
     except InputError as err:
         raise HrglddError(str(err)) from err
