@@ -29,7 +29,9 @@ class PatchDataset(Dataset):
         self.images, self.masks = release.load()
         mean, std = release.normalization
         if np.any(std <= 0):
-            raise ValueError(f"{release.path}: normalization std {std.tolist()} has a zero band; rebuild the release")
+            raise ValueError(
+                f"{release.path}: normalization std {std.tolist()} has a zero band; rebuild the release"
+            )
         self.mean = torch.from_numpy(mean).view(-1, 1, 1)
         self.std = torch.from_numpy(std).view(-1, 1, 1)
 
@@ -60,7 +62,10 @@ def augment_batch(
         if flips[i]:
             image, mask = image.flip(-1), mask.flip(-1)
         if turns[i]:
-            image, mask = torch.rot90(image, turns[i], (-2, -1)), torch.rot90(mask, turns[i], (-2, -1))
+            image, mask = (
+                torch.rot90(image, turns[i], (-2, -1)),
+                torch.rot90(mask, turns[i], (-2, -1)),
+            )
         out_images.append(image)
         out_masks.append(mask)
     return torch.stack(out_images), torch.stack(out_masks)

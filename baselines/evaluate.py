@@ -80,7 +80,11 @@ def predict(
 
 
 def score_arrays(
-    probs: np.ndarray, masks: np.ndarray, *, batch_size: int = PER_BATCH_SIZE, threshold: float = THRESHOLD
+    probs: np.ndarray,
+    masks: np.ndarray,
+    *,
+    batch_size: int = PER_BATCH_SIZE,
+    threshold: float = THRESHOLD,
 ) -> dict[str, dict[str, float]]:
     """Pooled and per-batch scores of probabilities (or 0/1 masks) ``(k, H, W)`` against truth."""
     from baselines.metrics import SegmentationScores
@@ -89,8 +93,12 @@ def score_arrays(
         raise ValueError(f"predictions {probs.shape} and masks {masks.shape} differ in shape")
     scores = SegmentationScores(threshold=threshold)
     for start in range(0, probs.shape[0], batch_size):
-        p = torch.from_numpy(np.ascontiguousarray(probs[start : start + batch_size], dtype=np.float32))[:, None]
-        t = torch.from_numpy(np.ascontiguousarray(masks[start : start + batch_size]).astype(np.int64))[:, None]
+        p = torch.from_numpy(
+            np.ascontiguousarray(probs[start : start + batch_size], dtype=np.float32)
+        )[:, None]
+        t = torch.from_numpy(
+            np.ascontiguousarray(masks[start : start + batch_size]).astype(np.int64)
+        )[:, None]
         scores.update(p, t)
     return scores.compute()
 
@@ -109,12 +117,18 @@ def score_test_sets(
     for test_set in test_sets:
         missing = [int(i) for i in test_set.indices if int(i) not in position]
         if missing:
-            raise KeyError(f"no prediction for {len(missing)} patch(es) of {test_set.key}, e.g. {release.patch_id(missing[0])}")
+            raise KeyError(
+                f"no prediction for {len(missing)} patch(es) of {test_set.key}, e.g. {release.patch_id(missing[0])}"
+            )
         take = np.array([position[int(i)] for i in test_set.indices], dtype=np.int64)
         masks = release.read(test_set.indices)[1]
         scores = score_arrays(probs[take], masks, batch_size=batch_size)
         pooled, per_batch = scores["pooled"], scores["per_batch"]
-        row: dict[str, Any] = {"collection": test_set.collection, "test_set": test_set.name, "n_patches": len(test_set)}
+        row: dict[str, Any] = {
+            "collection": test_set.collection,
+            "test_set": test_set.name,
+            "n_patches": len(test_set),
+        }
         row |= {m: float(pooled[m]) for m in METRICS}
         row |= {k: int(pooled[k]) for k in ("tp", "fp", "fn", "tn") if k in pooled}
         row |= {f"pb_{m}": float(per_batch[m]) for m in METRICS}
@@ -144,8 +158,24 @@ def evaluate_model(
     """
     test_sets = release.test_sets() if test_sets is None else test_sets
     indices = scored_indices(test_sets)
-    probs = predict(model, release, indices, batch_size=batch_size, device=device, progress=progress)
-    return score_test_sets(release, test_sets, indices, probs, batch_size=batch_size), indices, probs
+    probs = predict(
+        model, release, indices, batch_size=batch_size, device=device, progress=progress
+    )
+    return (
+        score_test_sets(release, test_sets, indices, probs, batch_size=batch_size),
+        indices,
+        probs,
+    )
 
 
-__all__ = ["METRICS", "PER_BATCH_SIZE", "THRESHOLD", "evaluate_model", "fast_cpu_math", "predict", "score_arrays", "score_test_sets", "scored_indices"]
+__all__ = [
+    "METRICS",
+    "PER_BATCH_SIZE",
+    "THRESHOLD",
+    "evaluate_model",
+    "fast_cpu_math",
+    "predict",
+    "score_arrays",
+    "score_test_sets",
+    "scored_indices",
+]

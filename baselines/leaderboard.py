@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from hrgldd_data.archive import Release
+from hrgldd_data.fileio import atomic_write
 
 RESULTS_JSON = "results.json"
 RESULTS_CSV = "results.csv"
@@ -34,10 +35,36 @@ LEADERBOARD_MD = "leaderboard.md"
 PAPER_TABLE2 = Path(__file__).with_name("paper_table2.csv")
 
 COLUMNS = (
-    "release_name", "release_version", "entry", "kind", "seed", "collection", "test_set", "n_patches",
-    "precision", "recall", "f1", "iou", "pb_precision", "pb_recall", "pb_f1", "pb_iou",
-    "tp", "fp", "fn", "tn", "epochs", "best_epoch", "train_seconds", "filters", "batch_size", "lr",
-    "train_precision", "device", "hardware", "created",
+    "release_name",
+    "release_version",
+    "entry",
+    "kind",
+    "seed",
+    "collection",
+    "test_set",
+    "n_patches",
+    "precision",
+    "recall",
+    "f1",
+    "iou",
+    "pb_precision",
+    "pb_recall",
+    "pb_f1",
+    "pb_iou",
+    "tp",
+    "fp",
+    "fn",
+    "tn",
+    "epochs",
+    "best_epoch",
+    "train_seconds",
+    "filters",
+    "batch_size",
+    "lr",
+    "train_precision",
+    "device",
+    "hardware",
+    "created",
 )
 
 #: Test-set names of the paper's Table 2 -> site ids of the releases built from the paper's events.
@@ -129,7 +156,9 @@ class Leaderboard:
         try:
             data = json.loads(path.read_text())
         except json.JSONDecodeError as err:
-            raise LeaderboardError(f"{path}: not valid JSON ({err}); move it away to start a new leaderboard") from err
+            raise LeaderboardError(
+                f"{path}: not valid JSON ({err}); move it away to start a new leaderboard"
+            ) from err
         stored = data.get("release", {})
         if (stored.get("name"), stored.get("version")) != (meta["name"], meta["version"]):
             raise LeaderboardError(
@@ -141,10 +170,14 @@ class Leaderboard:
     def kind_of(self, entry: str) -> str | None:
         return self.entries.get(entry, {}).get("kind")
 
-    def set_baseline(self, entry: str, seed: int, rows: list[dict[str, Any]], info: dict[str, Any]) -> None:
+    def set_baseline(
+        self, entry: str, seed: int, rows: list[dict[str, Any]], info: dict[str, Any]
+    ) -> None:
         """Add or replace the rows of a baseline model for one seed (a rerun replaces its rows)."""
         if self.kind_of(entry) not in (None, "baseline"):
-            raise LeaderboardError(f"entry name {entry!r} is taken by a submission in {self.folder}")
+            raise LeaderboardError(
+                f"entry name {entry!r} is taken by a submission in {self.folder}"
+            )
         self.entries.setdefault(entry, {"kind": "baseline", "added": _now()})
         self.rows = [r for r in self.rows if not (r["entry"] == entry and r["seed"] == seed)]
         self.rows += [self._row(entry, "baseline", seed, row, info) for row in rows]
@@ -156,12 +189,24 @@ class Leaderboard:
                 f"name {name!r} is already on the leaderboard in {self.folder} ({self.entries[name]['kind']}); "
                 "choose another --name"
             )
-        self.entries[name] = {"kind": "submission", "added": _now(), **{k: info[k] for k in ("source",) if k in info}}
+        self.entries[name] = {
+            "kind": "submission",
+            "added": _now(),
+            **{k: info[k] for k in ("source",) if k in info},
+        }
         self.rows += [self._row(name, "submission", None, row, info) for row in rows]
 
-    def _row(self, entry: str, kind: str, seed: int | None, row: dict[str, Any], info: dict[str, Any]) -> dict[str, Any]:
-        full = {"release_name": self.release["name"], "release_version": self.release["version"],
-                "entry": entry, "kind": kind, "seed": seed, "created": _now()}
+    def _row(
+        self, entry: str, kind: str, seed: int | None, row: dict[str, Any], info: dict[str, Any]
+    ) -> dict[str, Any]:
+        full = {
+            "release_name": self.release["name"],
+            "release_version": self.release["version"],
+            "entry": entry,
+            "kind": kind,
+            "seed": seed,
+            "created": _now(),
+        }
         full |= row
         full |= {k: v for k, v in info.items() if k in COLUMNS}
         return {k: full.get(k) for k in COLUMNS}
@@ -182,11 +227,15 @@ class Leaderboard:
             seen.setdefault((int(row["collection"]), row["test_set"]), None)
         return sorted(seen, key=lambda k: (k[0], k[1] != "test"))
 
-    def summary(self, metric: str = "f1") -> dict[tuple[str, int, str], tuple[float, float | None, int]]:
+    def summary(
+        self, metric: str = "f1"
+    ) -> dict[tuple[str, int, str], tuple[float, float | None, int]]:
         """``(entry, collection, test set) -> (mean, 95 % half-width or None, number of seeds)``."""
         groups: dict[tuple[str, int, str], list[float]] = {}
         for row in self.rows:
-            groups.setdefault((row["entry"], int(row["collection"]), row["test_set"]), []).append(float(row[metric]))
+            groups.setdefault((row["entry"], int(row["collection"]), row["test_set"]), []).append(
+                float(row[metric])
+            )
         return {key: (*t_interval(values), len(values)) for key, values in groups.items()}
 
     # -- output ---------------------------------------------------------------------------
@@ -196,13 +245,21 @@ class Leaderboard:
         entries = self.entry_names()
         lines = [f"### Leaderboard: {meta['name']} {meta['version']}", ""]
         if meta.get("synthetic"):
-            lines += ["> Synthetic sample release: these scores test the software, not the models.", ""]
+            lines += [
+                "> Synthetic sample release: these scores test the software, not the models.",
+                "",
+            ]
         if meta.get("legacy"):
-            lines += ["> Legacy import of the published arrays: no sites, so collection 1 only.", ""]
+            lines += [
+                "> Legacy import of the published arrays: no sites, so collection 1 only.",
+                "",
+            ]
         if not entries:
             return "\n".join(lines + ["No results yet: run `python -m baselines.run`.", ""])
         f1 = self.summary("f1")
-        seeds = sorted({n for (entry, _, _), (_, _, n) in f1.items() if self.kind_of(entry) == "baseline"}) or [0]
+        seeds = sorted(
+            {n for (entry, _, _), (_, _, n) in f1.items() if self.kind_of(entry) == "baseline"}
+        ) or [0]
         lines += [
             "F1 (%) of the landslide class at threshold 0.5, pooled over every pixel of a test set (micro); "
             f"mean ± 95 % t-interval over seeds ({'/'.join(map(str, seeds))} per baseline; submissions are one "
@@ -214,35 +271,73 @@ class Leaderboard:
         for collection, test_set in self.test_sets():
             cells = [_cell(f1.get((e, collection, test_set))) for e in entries]
             lines.append(f"| {collection} | {test_set} | " + " | ".join(cells) + " |")
-        lines += ["", "Collection 1 in full (%; pooled = micro over pixels, per-batch = mean over batches of 32):", "",
-                  "| entry | kind | P | R | F1 | IoU | P per-batch | R per-batch | F1 per-batch | IoU per-batch | epochs (best) | train time | hardware |",
-                  "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|"]
-        metrics = ("precision", "recall", "f1", "iou", "pb_precision", "pb_recall", "pb_f1", "pb_iou")
+        lines += [
+            "",
+            "Collection 1 in full (%; pooled = micro over pixels, per-batch = mean over batches of 32):",
+            "",
+            "| entry | kind | P | R | F1 | IoU | P per-batch | R per-batch | F1 per-batch | IoU per-batch | epochs (best) | train time | hardware |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|",
+        ]
+        metrics = (
+            "precision",
+            "recall",
+            "f1",
+            "iou",
+            "pb_precision",
+            "pb_recall",
+            "pb_f1",
+            "pb_iou",
+        )
         sums = {m: self.summary(m) for m in metrics}
         for entry in entries:
             if (entry, 1, "test") not in f1:
                 continue
             rows = [r for r in self.rows if r["entry"] == entry and r["collection"] == 1]
             cells = [_cell(sums[m].get((entry, 1, "test")), interval=False) for m in metrics]
-            epochs = ", ".join(f"{r['epochs']} ({r['best_epoch']})" for r in rows if r.get("epochs") is not None) or "-"
+            epochs = (
+                ", ".join(
+                    f"{r['epochs']} ({r['best_epoch']})"
+                    for r in rows
+                    if r.get("epochs") is not None
+                )
+                or "-"
+            )
             secs = [float(r["train_seconds"]) for r in rows if r.get("train_seconds") is not None]
             time_text = f"{sum(secs) / len(secs):.0f} s/seed" if secs else "-"
             hardware = rows[0].get("hardware") or "-"
-            lines.append(f"| {entry} | {self.kind_of(entry)} | " + " | ".join(cells) + f" | {epochs} | {time_text} | {hardware} |")
+            lines.append(
+                f"| {entry} | {self.kind_of(entry)} | "
+                + " | ".join(cells)
+                + f" | {epochs} | {time_text} | {hardware} |"
+            )
         if paper_comparable(meta):
             lines += self._paper_lines(entries)
         return "\n".join(lines) + "\n"
 
     def _paper_lines(self, entries: list[str]) -> list[str]:
         paper = paper_table2()
-        models = [e for e in entries if self.kind_of(e) == "baseline" and e in next(iter(paper.values()))]
+        models = [
+            e for e in entries if self.kind_of(e) == "baseline" and e in next(iter(paper.values()))
+        ]
         if not models:
             return []
         pb = self.summary("pb_f1")
-        lines = ["", "Beside the paper's Table 2: our per-batch F1 / the paper's F1 (difference), %.", "", COMPARISON_NOTE]
+        lines = [
+            "",
+            "Beside the paper's Table 2: our per-batch F1 / the paper's F1 (difference), %.",
+            "",
+            COMPARISON_NOTE,
+        ]
         if self.release.get("synthetic"):
-            lines += ["", "> On synthetic sample data the difference says nothing about the architectures."]
-        lines += ["", "| collection | test set | " + " | ".join(models) + " |", "|---|---|" + "---:|" * len(models)]
+            lines += [
+                "",
+                "> On synthetic sample data the difference says nothing about the architectures.",
+            ]
+        lines += [
+            "",
+            "| collection | test set | " + " | ".join(models) + " |",
+            "|---|---|" + "---:|" * len(models),
+        ]
         for collection, test_set in self.test_sets():
             theirs = paper.get((collection, test_set))
             if theirs is None:
@@ -253,7 +348,9 @@ class Leaderboard:
                 if ours is None:
                     cells.append(f"– / {theirs[model]:.1f}")
                 else:
-                    cells.append(f"{100 * ours[0]:.1f} / {theirs[model]:.1f} ({100 * ours[0] - theirs[model]:+.1f})")
+                    cells.append(
+                        f"{100 * ours[0]:.1f} / {theirs[model]:.1f} ({100 * ours[0] - theirs[model]:+.1f})"
+                    )
             lines.append(f"| {collection} | {test_set} | " + " | ".join(cells) + " |")
         return lines
 
@@ -261,29 +358,13 @@ class Leaderboard:
         """Write results.json, results.csv and leaderboard.md (each atomically)."""
         self.folder.mkdir(parents=True, exist_ok=True)
         data = {"release": self.release, "entries": self.entries, "rows": self.rows}
-        _write(self.folder / RESULTS_JSON, json.dumps(data, indent=2) + "\n")
+        atomic_write(self.folder / RESULTS_JSON, json.dumps(data, indent=2) + "\n")
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
         writer.writeheader()
         writer.writerows(self.rows)
-        _write(self.folder / RESULTS_CSV, buffer.getvalue())
-        _write(self.folder / LEADERBOARD_MD, self.markdown())
-
-
-def update_release_card(release: Release, markdown: str) -> Path | None:
-    """Put the leaderboard into the release card (``<release>/README.md``) when it has the markers."""
-    card = Path(release.path) / "README.md"
-    try:
-        from hrgldd_data.cards import LEADERBOARD_END, LEADERBOARD_START, update_leaderboard
-    except ImportError:
-        return None
-    if not card.is_file():
-        return None
-    text = card.read_text()
-    if LEADERBOARD_START not in text or LEADERBOARD_END not in text:
-        return None
-    update_leaderboard(card, markdown)
-    return card
+        atomic_write(self.folder / RESULTS_CSV, buffer.getvalue())
+        atomic_write(self.folder / LEADERBOARD_MD, self.markdown())
 
 
 def _cell(value: tuple[float, float | None, int] | None, interval: bool = True) -> str:
@@ -299,12 +380,6 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 __all__ = [
     "COLUMNS",
     "Leaderboard",
@@ -314,5 +389,4 @@ __all__ = [
     "paper_table2",
     "release_meta",
     "t_interval",
-    "update_release_card",
 ]

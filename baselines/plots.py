@@ -35,8 +35,14 @@ def radar_charts(board: Leaderboard, folder: str | Path) -> list[Path]:
         sets = [name for c, name in board.test_sets() if c == collection]
         cols = min(4, len(sets))
         rows = math.ceil(len(sets) / cols)
-        fig, axes = plt.subplots(rows, cols, subplot_kw={"projection": "polar"}, figsize=(max(3.4 * cols, 5.5), 3.8 * rows + 1.0), squeeze=False)
-        for ax in axes.flat[len(sets):]:
+        fig, axes = plt.subplots(
+            rows,
+            cols,
+            subplot_kw={"projection": "polar"},
+            figsize=(max(3.4 * cols, 5.5), 3.8 * rows + 1.0),
+            squeeze=False,
+        )
+        for ax in axes.flat[len(sets) :]:
             ax.remove()
         for ax, test_set in zip(axes.flat, sets, strict=False):
             for k, entry in enumerate(entries):
@@ -55,8 +61,11 @@ def radar_charts(board: Leaderboard, folder: str | Path) -> list[Path]:
         legend_rows = -(-len(labels) // ncol)
         fig.legend(handles, labels, loc="lower center", ncol=ncol, fontsize=8, frameon=False)
         release = board.release
-        fig.suptitle(f"Collection {collection}: {COLLECTIONS.get(collection, '')}\n{release['name']} {release['version']}"
-                     + (" (synthetic)" if release.get("synthetic") else ""), fontsize=10)
+        fig.suptitle(
+            f"Collection {collection}: {COLLECTIONS.get(collection, '')}\n{release['name']} {release['version']}"
+            + (" (synthetic)" if release.get("synthetic") else ""),
+            fontsize=10,
+        )
         fig.tight_layout(rect=(0, 0.035 * legend_rows / rows + 0.03, 1, 1), h_pad=2.5)
         path = folder / f"radar_collection{collection}.png"
         fig.savefig(path, dpi=110)
@@ -117,7 +126,10 @@ def prediction_panels(
     fig, axes = plt.subplots(len(indices), cols, figsize=(1.9 * cols, height), squeeze=False)
     for r, index in enumerate(indices):
         truth = masks[r].astype(bool)
-        panels = [false_colour(images[r], release.bands), np.repeat(truth[..., None], 3, -1).astype(np.float32)]
+        panels = [
+            false_colour(images[r], release.bands),
+            np.repeat(truth[..., None], 3, -1).astype(np.float32),
+        ]
         panels += [outcome_colours(predictions[n][r] > threshold, truth) for n in names]
         titles = ["false colour", "truth"] + names
         for c, (panel, title) in enumerate(zip(panels, titles, strict=True)):
@@ -128,8 +140,11 @@ def prediction_panels(
             if r == 0:
                 ax.set_title(title, fontsize=8)
         axes[r, 0].set_ylabel(release.site_of(int(index)), fontsize=7)
-    fig.suptitle(f"{release.name} {release.version}: test patches; predictions at {threshold}: "
-                 "white = landslide found, red = false alarm, blue = missed", fontsize=9)
+    fig.suptitle(
+        f"{release.name} {release.version}: test patches; predictions at {threshold}: "
+        "white = landslide found, red = false alarm, blue = missed",
+        fontsize=9,
+    )
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.45 / height))
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -76,16 +76,24 @@ def read_submission(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarra
         raise SubmissionError(f"{path}: expected a .npz file or a Zarr group directory")
     missing = [key for key in ("ids", "masks") if key not in arrays]
     if missing:
-        raise SubmissionError(f"{path}: array(s) {missing} missing; a submission holds 'ids' and 'masks'")
+        raise SubmissionError(
+            f"{path}: array(s) {missing} missing; a submission holds 'ids' and 'masks'"
+        )
     return arrays["ids"], arrays["masks"]
 
 
-def validate(path: str | os.PathLike[str], ids: np.ndarray, masks: np.ndarray, release: Release) -> np.ndarray:
+def validate(
+    path: str | os.PathLike[str], ids: np.ndarray, masks: np.ndarray, release: Release
+) -> np.ndarray:
     """Check a submission against the release; return its values as float32 in release order."""
     indices, wanted = expected_ids(release)
-    strings = ids.dtype.kind in "UST" or (ids.dtype.kind == "O" and all(isinstance(i, str) for i in ids.tolist()))
+    strings = ids.dtype.kind in "UST" or (
+        ids.dtype.kind == "O" and all(isinstance(i, str) for i in ids.tolist())
+    )
     if ids.ndim != 1 or not strings:
-        raise SubmissionError(f"{path}: 'ids' must be a 1-D array of strings, got {ids.dtype} with shape {ids.shape}")
+        raise SubmissionError(
+            f"{path}: 'ids' must be a 1-D array of strings, got {ids.dtype} with shape {ids.shape}"
+        )
     ids_list = [str(i) for i in ids.tolist()]
     if masks.shape != (len(ids_list), PATCH_SIZE, PATCH_SIZE):
         raise SubmissionError(
@@ -95,7 +103,9 @@ def validate(path: str | os.PathLike[str], ids: np.ndarray, masks: np.ndarray, r
     counts = Counter(ids_list)
     duplicates = sorted(i for i, n in counts.items() if n > 1)
     if duplicates:
-        raise SubmissionError(f"{path}: {len(duplicates)} id(s) appear more than once, e.g. {duplicates[:3]}")
+        raise SubmissionError(
+            f"{path}: {len(duplicates)} id(s) appear more than once, e.g. {duplicates[:3]}"
+        )
     missing = [i for i in wanted if i not in counts]
     extra = sorted(set(counts) - set(wanted))
     if missing or extra:
@@ -114,10 +124,14 @@ def validate(path: str | os.PathLike[str], ids: np.ndarray, masks: np.ndarray, r
         values = masks.astype(np.float32)
         if masks.dtype.kind == "f" and np.isnan(masks).any():
             where = np.flatnonzero(np.isnan(masks).reshape(len(ids_list), -1).any(1))
-            raise SubmissionError(f"{path}: NaN in 'masks' of {where.size} patch(es), e.g. {ids_list[where[0]]}")
+            raise SubmissionError(
+                f"{path}: NaN in 'masks' of {where.size} patch(es), e.g. {ids_list[where[0]]}"
+            )
         low, high = float(masks.min()), float(masks.max())
         if low < 0 or high > 1:
-            raise SubmissionError(f"{path}: 'masks' values span [{low}, {high}]; expected masks 0/1 or probabilities in [0, 1]")
+            raise SubmissionError(
+                f"{path}: 'masks' values span [{low}, {high}]; expected masks 0/1 or probabilities in [0, 1]"
+            )
     else:
         raise SubmissionError(f"{path}: 'masks' dtype {masks.dtype} is not bool, integer or float")
     order = {pid: n for n, pid in enumerate(ids_list)}

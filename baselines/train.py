@@ -35,6 +35,7 @@ from tqdm.auto import tqdm
 from baselines.data import augment_batch, make_loader
 from baselines.evaluate import fast_cpu_math, predict, score_arrays
 from hrgldd_data.archive import Release
+from hrgldd_data.fileio import atomic_path, atomic_write
 
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
@@ -69,7 +70,11 @@ class TrainConfig:
 
     def key(self) -> dict[str, Any]:
         """The fields that change the result (a checkpoint made under other values is not resumed)."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("device", "epochs", "patience")}
+        return {
+            f.name: getattr(self, f.name)
+            for f in fields(self)
+            if f.name not in ("device", "epochs", "patience")
+        }
 
 
 @dataclass
@@ -122,7 +127,9 @@ def resolve_device(device: str = "auto") -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     chosen = torch.device(device)
     if chosen.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} was asked for but torch sees no CUDA GPU; use --device cpu or auto")
+        raise ValueError(
+            f"device {device!r} was asked for but torch sees no CUDA GPU; use --device cpu or auto"
+        )
     return chosen
 
 
@@ -130,7 +137,9 @@ def hardware_name(device: torch.device) -> str:
     """A short description of where a run happened, recorded with every result."""
     if device.type == "cuda":
         return f"{torch.cuda.get_device_name(device)} (torch {torch.__version__})"
-    return f"CPU {platform.machine()} x{torch.get_num_threads()} threads (torch {torch.__version__})"
+    return (
+        f"CPU {platform.machine()} x{torch.get_num_threads()} threads (torch {torch.__version__})"
+    )
 
 
 @contextmanager
@@ -156,9 +165,12 @@ def epoch_seed(seed: int, epoch: int) -> int:
 
 # -- weights ----------------------------------------------------------------------------------
 def _atomic_save(tensors: dict[str, torch.Tensor], path: Path, metadata: dict[str, str]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp), metadata=metadata)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        save_file(
+            {k: v.detach().cpu().contiguous() for k, v in tensors.items()},
+            str(tmp),
+            metadata=metadata,
+        )
 
 
 def save_weights(model: torch.nn.Module, folder: Path, extra: dict[str, Any] | None = None) -> Path:
@@ -168,7 +180,7 @@ def save_weights(model: torch.nn.Module, folder: Path, extra: dict[str, Any] | N
     config = {"model": dict(model.config), **(extra or {})}
     text = json.dumps(config, indent=2, sort_keys=True, default=str)
     _atomic_save(model.state_dict(), folder / WEIGHTS, {"config": text, "format": "pt"})
-    (folder / CONFIG).write_text(text + "\n")
+    atomic_write(folder / CONFIG, text + "\n")
     return folder / WEIGHTS
 
 
@@ -178,11 +190,15 @@ def load_weights(folder: str | os.PathLike[str], device: str = "cpu") -> torch.n
 
     folder = Path(folder)
     if not (folder / CONFIG).is_file() or not (folder / WEIGHTS).is_file():
-        raise FileNotFoundError(f"{folder}: expected {CONFIG} and {WEIGHTS}; train a model there first")
+        raise FileNotFoundError(
+            f"{folder}: expected {CONFIG} and {WEIGHTS}; train a model there first"
+        )
     config = json.loads((folder / CONFIG).read_text())["model"]
     config = dict(config)
     name = config.pop("name")
-    model = create_model(name, **{k: v for k, v in config.items() if k in ("in_channels", "filters")})
+    model = create_model(
+        name, **{k: v for k, v in config.items() if k in ("in_channels", "filters")}
+    )
     model.load_state_dict(load_file(str(folder / WEIGHTS), device=device))
     return model.to(device).eval()
 
@@ -193,13 +209,13 @@ def _save_checkpoint(folder: Path, model, optimizer, state: dict[str, Any]) -> N
     opt = optimizer.state_dict()
     for pid, values in opt["state"].items():
         for name, value in values.items():
-            tensors[f"optim.{pid}.{name}"] = value if torch.is_tensor(value) else torch.tensor(value)
+            tensors[f"optim.{pid}.{name}"] = (
+                value if torch.is_tensor(value) else torch.tensor(value)
+            )
     tensors["rng.torch"] = torch.get_rng_state()
     state = {**state, "param_groups": opt["param_groups"]}
     _atomic_save(tensors, folder / LAST, {"format": "pt"})
-    tmp = folder / (STATE + ".tmp")
-    tmp.write_text(json.dumps(state, indent=2, default=str) + "\n")
-    os.replace(tmp, folder / STATE)
+    atomic_write(folder / STATE, json.dumps(state, indent=2, default=str) + "\n")
 
 
 def _load_checkpoint(folder: Path, model, optimizer, device: torch.device) -> dict[str, Any]:
@@ -221,7 +237,13 @@ def _selection_key(scores: dict[str, float]) -> tuple[float, float]:
     return (scores["f1"], scores["soft_dice"])
 
 
-def validate(model: torch.nn.Module, release: Release, indices: np.ndarray, config: TrainConfig, device: torch.device) -> dict[str, float]:
+def validate(
+    model: torch.nn.Module,
+    release: Release,
+    indices: np.ndarray,
+    config: TrainConfig,
+    device: torch.device,
+) -> dict[str, float]:
     """Pooled precision/recall/F1/IoU of the validation split, plus soft Dice to break F1 ties."""
     probs = predict(model, release, indices, batch_size=config.eval_batch_size, device=device)
     masks = release.read(indices)[1]
@@ -260,19 +282,31 @@ def train_model(
     meta = {"train": asdict(config), "release": f"{release.name}-{release.version}"}
 
     with deterministic(config.seed):
-        model = create_model(config.model, in_channels=len(release.bands), filters=config.filters).to(device)
+        model = create_model(
+            config.model, in_channels=len(release.bands), filters=config.filters
+        ).to(device)
         if mixed:  # oneDNN and cuDNN run bfloat16 convolutions fastest on channels-last tensors
             model = model.to(memory_format=torch.channels_last)
         optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
         criterion = criterion_for(config.model)
         best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        state: dict[str, Any] = {"config": config.key(), "epoch": 0, "history": [], "best_epoch": 0,
-                                 "best_val": None, "seconds": 0.0, "finished": False}
+        state: dict[str, Any] = {
+            "config": config.key(),
+            "epoch": 0,
+            "history": [],
+            "best_epoch": 0,
+            "best_val": None,
+            "seconds": 0.0,
+            "finished": False,
+        }
 
         if folder is not None and (folder / STATE).is_file():
             saved = json.loads((folder / STATE).read_text())
             if saved.get("config") == config.key():
-                done = saved["epoch"] >= config.epochs or saved["epoch"] - saved["best_epoch"] >= config.patience
+                done = (
+                    saved["epoch"] >= config.epochs
+                    or saved["epoch"] - saved["best_epoch"] >= config.patience
+                )
                 if saved.get("finished") and done and (folder / WEIGHTS).is_file():
                     model = load_weights(folder, device=str(device))
                     return _result(model, config, saved, device, hardware, folder)
@@ -283,8 +317,15 @@ def train_model(
                         best_state = load_file(str(folder / WEIGHTS))
 
         state["hardware"] = hardware
-        epochs = tqdm(range(state["epoch"], config.epochs), desc=config.model, unit="epoch",
-                      initial=state["epoch"], total=config.epochs, disable=not progress, leave=False)
+        epochs = tqdm(
+            range(state["epoch"], config.epochs),
+            desc=config.model,
+            unit="epoch",
+            initial=state["epoch"],
+            total=config.epochs,
+            disable=not progress,
+            leave=False,
+        )
         stale = state["epoch"] - state["best_epoch"]
         for epoch in epochs:
             if stale >= config.patience:
@@ -292,7 +333,9 @@ def train_model(
             start = time.perf_counter()
             model.train()
             eseed = epoch_seed(config.seed, epoch)
-            loader = make_loader(release, train_idx, batch_size=config.batch_size, shuffle=True, seed=eseed)
+            loader = make_loader(
+                release, train_idx, batch_size=config.batch_size, shuffle=True, seed=eseed
+            )
             augmenter = torch.Generator().manual_seed(eseed + 1)
             total, steps = 0.0, 0
             for images, masks in loader:
@@ -308,14 +351,18 @@ def train_model(
                     output = model(images)
                 loss = criterion(_float_output(output), masks)
                 if not torch.isfinite(loss):
-                    raise FloatingPointError(f"{config.model}: loss became {loss.item()} at epoch {epoch + 1}; lower --lr")
+                    raise FloatingPointError(
+                        f"{config.model}: loss became {loss.item()} at epoch {epoch + 1}; lower --lr"
+                    )
                 loss.backward()
                 optimizer.step()
                 total += float(loss.detach())
                 steps += 1
             model.eval()
             val = validate(model, release, val_idx, config, device)
-            record = {"epoch": epoch + 1, "loss": total / max(steps, 1)} | {f"val_{k}": v for k, v in val.items()}
+            record = {"epoch": epoch + 1, "loss": total / max(steps, 1)} | {
+                f"val_{k}": v for k, v in val.items()
+            }
             state["history"].append(record)
             state["epoch"] = epoch + 1
             state["seconds"] += time.perf_counter() - start
@@ -326,7 +373,9 @@ def train_model(
                     save_weights(model, folder, meta | {"best_epoch": epoch + 1})
             else:
                 stale += 1
-            epochs.set_postfix(loss=f"{record['loss']:.3f}", val_f1=f"{val['f1']:.3f}", best=state["best_epoch"])
+            epochs.set_postfix(
+                loss=f"{record['loss']:.3f}", val_f1=f"{val['f1']:.3f}", best=state["best_epoch"]
+            )
             if folder is not None:
                 _save_checkpoint(folder, model, optimizer, state)
         epochs.close()
@@ -339,7 +388,9 @@ def train_model(
         return _result(model, config, state, device, hardware, folder)
 
 
-def _result(model, config: TrainConfig, state: dict[str, Any], device, hardware: str, folder: Path | None) -> TrainResult:
+def _result(
+    model, config: TrainConfig, state: dict[str, Any], device, hardware: str, folder: Path | None
+) -> TrainResult:
     return TrainResult(
         model=model.eval(),
         config=config,

@@ -41,28 +41,53 @@ def make_scene(workdir: Path, size: int, seed: int = 0) -> Path:
     scene.parent.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     transform = Affine(3.0, 0, 600_000.0, 0, -3.0, 2_000_000.0)
-    tile = np.clip(rng.normal([[[450]], [[700]], [[450]], [[3400]]], 150, (4, 512, 512 + 64)), 1, 65535).astype(np.uint16)
-    profile = {"driver": "GTiff", "width": size, "height": size, "count": 4, "dtype": "uint16", "crs": "EPSG:32643",
-               "transform": transform, "nodata": 0, "tiled": True, "blockxsize": 512, "blockysize": 512,
-               "compress": "deflate", "zlevel": 1, "predictor": 2, "BIGTIFF": "YES"}
+    tile = np.clip(
+        rng.normal([[[450]], [[700]], [[450]], [[3400]]], 150, (4, 512, 512 + 64)), 1, 65535
+    ).astype(np.uint16)
+    profile = {
+        "driver": "GTiff",
+        "width": size,
+        "height": size,
+        "count": 4,
+        "dtype": "uint16",
+        "crs": "EPSG:32643",
+        "transform": transform,
+        "nodata": 0,
+        "tiled": True,
+        "blockxsize": 512,
+        "blockysize": 512,
+        "compress": "deflate",
+        "zlevel": 1,
+        "predictor": 2,
+        "BIGTIFF": "YES",
+    }
     with rasterio.open(scene, "w", **profile) as dst:
         for row in range(0, size, 512):
             h = min(512, size - row)
             for col in range(0, size, 512):
                 w = min(512, size - col)
                 shift = int(rng.integers(0, 64))
-                dst.write(tile[:, :h, shift : shift + w], window=rasterio.windows.Window(col, row, w, h))
+                dst.write(
+                    tile[:, :h, shift : shift + w], window=rasterio.windows.Window(col, row, w, h)
+                )
     n = size * size // 80_000  # about one scar per 9 windows
     xs = rng.uniform(0, size * 3.0, n) + transform.c
     ys = transform.f - rng.uniform(0, size * 3.0, n)
-    scars = [shapely.Point(x, y).buffer(float(r)) for x, y, r in zip(xs, ys, rng.uniform(15, 120, n), strict=True)]
-    gpd.GeoDataFrame(geometry=scars, crs="EPSG:32643").to_file(raw / EVENT / "inventory.gpkg", engine="pyogrio")
+    scars = [
+        shapely.Point(x, y).buffer(float(r))
+        for x, y, r in zip(xs, ys, rng.uniform(15, 120, n), strict=True)
+    ]
+    gpd.GeoDataFrame(geometry=scars, crs="EPSG:32643").to_file(
+        raw / EVENT / "inventory.gpkg", engine="pyogrio"
+    )
     (workdir / f"{EVENT}.toml").write_text(
         f'id = "{EVENT}"\nstudy_area = "bench"\ncountry = "none"\nyear = 2020\ntrigger = "earthquake"\nrole = "train"\n'
         'inventory_source = "generated"\ncitation = "generated"\n'
         f'[imagery]\nscenes = ["{EVENT}/scene.tif"]\n[inventory]\npath = "{EVENT}/inventory.gpkg"\n'
     )
-    (workdir / "release.toml").write_text(f'name = "bench"\nversion = "1.0.0"\nevents = ["{EVENT}.toml"]\n')
+    (workdir / "release.toml").write_text(
+        f'name = "bench"\nversion = "1.0.0"\nevents = ["{EVENT}.toml"]\n'
+    )
     marker.touch()
     return raw
 
@@ -83,12 +108,20 @@ def run_floor(workdir: Path) -> dict:
     start = time.perf_counter()
     out = workdir / "floor.zarr"
     shutil.rmtree(out, ignore_errors=True)
-    arr = zarr.create_array(out, shape=(plan.n_candidates, 4, 128, 128), dtype="uint16", chunks=(1, 4, 128, 128),
-                            shards=(256, 4, 128, 128), compressors=BloscCodec(cname="zstd", clevel=5, shuffle="bitshuffle"))
+    arr = zarr.create_array(
+        out,
+        shape=(plan.n_candidates, 4, 128, 128),
+        dtype="uint16",
+        chunks=(1, 4, 128, 128),
+        shards=(256, 4, 128, 128),
+        compressors=BloscCodec(cname="zstd", clevel=5, shuffle="bitshuffle"),
+    )
     buffer, written = [], 0
     with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES), rasterio.open(plan.scenes[0].path) as src:
         for task in plan.tasks:
-            tile = src.read(plan.scenes[0].indexes, window=Window(task.col0, task.row0, task.width, task.height))
+            tile = src.read(
+                plan.scenes[0].indexes, window=Window(task.col0, task.row0, task.width, task.height)
+            )
             for row, col in zip(task.rows - task.row0, task.cols - task.col0, strict=True):
                 buffer.append(tile[:, row : row + 128, col : col + 128])
                 if len(buffer) == 256:
@@ -102,12 +135,13 @@ def run_floor(workdir: Path) -> dict:
 def run_build(workdir: Path) -> dict:
     import shutil
 
-    from builders.build import build_release
+    from builders.build import build_release, plan_site
     from builders.spec import load_event
-    from builders.build import plan_site
 
     shutil.rmtree(workdir / "out", ignore_errors=True)
-    plan = plan_site(load_event(workdir / f"{EVENT}.toml"), workdir / "raw")  # same planning cost as the floor
+    plan = plan_site(
+        load_event(workdir / f"{EVENT}.toml"), workdir / "raw"
+    )  # same planning cost as the floor
     start = time.perf_counter()
     path = build_release(workdir / "release.toml", workdir / "raw", workdir / "out", progress=False)
     seconds = time.perf_counter() - start
@@ -123,7 +157,9 @@ def _child(kind: str, workdir: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--size", type=int, default=16_000)
     parser.add_argument("--workdir", type=Path, default=Path("data/bench"))
     parser.add_argument("--child", choices=["floor", "build"])
@@ -137,19 +173,42 @@ def main() -> None:
     scene_mb = args.size * args.size * 4 * 2 / 1e6
     results = {}
     for kind in ("floor", "build", "floor"):
-        out = subprocess.run([sys.executable, "-m", "benchmarks.build_throughput", "--child", kind, "--workdir", str(args.workdir)],
-                             check=True, capture_output=True, text=True)
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "benchmarks.build_throughput",
+                "--child",
+                kind,
+                "--workdir",
+                str(args.workdir),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         run = json.loads(out.stdout.strip().splitlines()[-1])
         results.setdefault(kind, []).append(run)
-        print(f"{kind:>5}: {run['seconds']:.1f} s, {scene_mb / run['seconds']:.0f} MB of scene/s, peak RSS {run['peak_rss_mb']:.0f} MB")
+        print(
+            f"{kind:>5}: {run['seconds']:.1f} s, {scene_mb / run['seconds']:.0f} MB of scene/s, peak RSS {run['peak_rss_mb']:.0f} MB"
+        )
     floor = min(r["seconds"] for r in results["floor"])
     build = results["build"][0]
-    print(json.dumps({
-        "scene_mb": round(scene_mb), "candidate_windows": build["windows"], "patches": build["patches"],
-        "build_mb_per_s": round(scene_mb / build["seconds"], 1), "floor_mb_per_s": round(scene_mb / floor, 1),
-        "ratio_build_to_floor": round(floor / build["seconds"], 3), "build_peak_rss_mb": round(build["peak_rss_mb"]),
-        "goal": "ratio >= 0.5, peak <= 2048 MB",
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "scene_mb": round(scene_mb),
+                "candidate_windows": build["windows"],
+                "patches": build["patches"],
+                "build_mb_per_s": round(scene_mb / build["seconds"], 1),
+                "floor_mb_per_s": round(scene_mb / floor, 1),
+                "ratio_build_to_floor": round(floor / build["seconds"], 3),
+                "build_peak_rss_mb": round(build["peak_rss_mb"]),
+                "goal": "ratio >= 0.5, peak <= 2048 MB",
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -38,7 +38,9 @@ def _epochs(make: Callable[[], Iterable], epochs: int) -> tuple[float, float, in
     return times[0], float(np.mean(times[1:])), count
 
 
-def memmap_loader(folder: Path, images: np.ndarray, masks: np.ndarray, seed: int = 0) -> Callable[[], Iterable]:
+def memmap_loader(
+    folder: Path, images: np.ndarray, masks: np.ndarray, seed: int = 0
+) -> Callable[[], Iterable]:
     """Shuffled batches from .npy memmaps, converted as the TorchGeo dataset converts them."""
     import torch
 
@@ -74,7 +76,11 @@ def torchgeo_loader(release: Path, workers: int, own_collate: bool) -> Callable[
     def make():
         dataset = HRGLDD(release, split="train")
         return DataLoader(
-            dataset, batch_size=BATCH, shuffle=True, num_workers=workers, persistent_workers=workers > 0,
+            dataset,
+            batch_size=BATCH,
+            shuffle=True,
+            num_workers=workers,
+            persistent_workers=workers > 0,
             collate_fn=HRGLDD.collate if own_collate else default_collate,
         )
 
@@ -91,7 +97,9 @@ def tfds_loader(release: Path, data_dir: Path) -> tuple[Callable[[], Iterable], 
     name = "hr_gldd/sample" if opened.name == "hr_gldd_sample" else "hr_gldd"
     builder = tfds.builder(f"{name}:{opened.version}", data_dir=data_dir)
     start = time.perf_counter()
-    builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=str(release)))
+    builder.download_and_prepare(
+        download_config=tfds.download.DownloadConfig(manual_dir=str(release))
+    )
     build_s = time.perf_counter() - start
 
     def make():
@@ -104,10 +112,14 @@ def tfds_loader(release: Path, data_dir: Path) -> tuple[Callable[[], Iterable], 
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--release", type=Path, help="release directory (default: build the sample)")
+    parser.add_argument(
+        "--release", type=Path, help="release directory (default: build the sample)"
+    )
     parser.add_argument("--epochs", type=int, default=12, help="epochs per loader (first = cold)")
     parser.add_argument("--workers", type=int, default=0, help="DataLoader workers for TorchGeo")
-    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads in this process")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch intra-op threads in this process"
+    )
     parser.add_argument("--skip-tfds", action="store_true")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
@@ -130,8 +142,12 @@ def main(argv: list[str] | None = None) -> dict:
         opened = open_archive(release)
         images, masks = opened.read(opened.indices("train"))
         rows = {"memmap": _epochs(memmap_loader(tmp, images, masks), args.epochs)}
-        rows["torchgeo"] = _epochs(torchgeo_loader(release, args.workers, own_collate=False), args.epochs)
-        rows["torchgeo_dm"] = _epochs(torchgeo_loader(release, args.workers, own_collate=True), args.epochs)
+        rows["torchgeo"] = _epochs(
+            torchgeo_loader(release, args.workers, own_collate=False), args.epochs
+        )
+        rows["torchgeo_dm"] = _epochs(
+            torchgeo_loader(release, args.workers, own_collate=True), args.epochs
+        )
         build_s = None
         if not args.skip_tfds:
             make, build_s = tfds_loader(release, tmp / "tfds")
@@ -148,15 +164,26 @@ def main(argv: list[str] | None = None) -> dict:
         "tfds_build_s": build_s,
         "loaders": {},
     }
-    print(f"{result['release']}: train split, {rows['memmap'][2]} patches, batches of {BATCH}, {args.epochs} epochs")
+    print(
+        f"{result['release']}: train split, {rows['memmap'][2]} patches, batches of {BATCH}, {args.epochs} epochs"
+    )
     print(f"{'loader':<13}{'cold p/s':>12}{'warm p/s':>12}{'cold/ref':>10}{'warm/ref':>10}")
     for name, (cold_s, warm_s, n) in rows.items():
         cold, warm = n / cold_s, n / warm_s
-        result["loaders"][name] = {"cold_patches_s": round(cold, 1), "warm_patches_s": round(warm, 1),
-                                   "cold_ratio": round(cold / reference, 3), "warm_ratio": round(warm / reference, 3)}
-        print(f"{name:<13}{cold:>12.0f}{warm:>12.0f}{cold / reference:>10.2f}{warm / reference:>10.2f}")
-    print("ref = memmap warm; torchgeo = default_collate, torchgeo_dm = HRGLDD.collate (the datamodule's)."
-          " Goal: torchgeo warm/ref >= 0.5." + (f" TFDS build took {build_s:.1f} s." if build_s else ""))
+        result["loaders"][name] = {
+            "cold_patches_s": round(cold, 1),
+            "warm_patches_s": round(warm, 1),
+            "cold_ratio": round(cold / reference, 3),
+            "warm_ratio": round(warm / reference, 3),
+        }
+        print(
+            f"{name:<13}{cold:>12.0f}{warm:>12.0f}{cold / reference:>10.2f}{warm / reference:>10.2f}"
+        )
+    print(
+        "ref = memmap warm; torchgeo = default_collate, torchgeo_dm = HRGLDD.collate (the datamodule's)."
+        " Goal: torchgeo warm/ref >= 0.5."
+        + (f" TFDS build took {build_s:.1f} s." if build_s else "")
+    )
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
     return result

@@ -119,7 +119,9 @@ def torch_trainer(
 
     def epoch() -> float:
         start = time.perf_counter()
-        with fast_cpu_math():  # as baselines.train does: denormals flushed to zero, as TensorFlow does
+        with (
+            fast_cpu_math()
+        ):  # as baselines.train does: denormals flushed to zero, as TensorFlow does
             for i in range(0, len(x), batch):
                 optimizer.zero_grad(set_to_none=True)
                 with torch.autocast("cpu", dtype=torch.bfloat16, enabled=fast):
@@ -203,6 +205,7 @@ def main(filters: int, batch: int, steps: int, rounds: int, threads: int, as_jso
         click.echo(f"  {label:<44} {result[key]:7.2f} img/s{suffix}")
     verdict = "meets" if result["ratio"] >= GOAL else "misses"
     click.echo(f"  ratio {result['ratio']:.2f}× ({verdict} the {GOAL}× goal)")
+
 
 if __name__ == "__main__":
     main()

@@ -30,15 +30,18 @@ from rasterio.transform import array_bounds
 from rasterio.windows import Window
 from tqdm.auto import tqdm
 
-from builders.errors import InputError
 from builders.inventory import Inventory, check_overlap, read_inventory, to_crs
 from builders.scenes import Scene, expand_scenes, open_scenes
 from builders.spec import EventSpec, ReleaseSpec, event_path, load_event, load_release
 from builders.split import split_site
 from builders.stats import inventory_stats
-from hrgldd_data import __version__
-from hrgldd_data.archive import ReleaseWriter, sha256_file
+from hrgldd_data import citation
+from hrgldd_data._version import __version__
+from hrgldd_data.cards import write_card
+from hrgldd_data.errors import InputError, ReleaseExistsError
+from hrgldd_data.fileio import sha256_file
 from hrgldd_data.schema import PATCH_SIZE, SPLIT_CODES
+from hrgldd_data.writer import ReleaseWriter
 
 log = logging.getLogger(__name__)
 
@@ -51,13 +54,6 @@ FOOTPRINT_CELLS = 2048
 #: GDAL block cache per process while building, in bytes (rasterio passes GDAL_CACHEMAX to GDAL
 #: as bytes: a bare 256 means 256 bytes and makes every read decode its blocks again).
 GDAL_CACHE_BYTES = 256 * 2**20
-
-PAPER_CITATION = (
-    "Meena, S. R., Nava, L., Bhuyan, K., Puliero, S., Soares, L. P., Dias, H. C., Floris, M., Catani, F. "
-    "(2023): HR-GLDD: a globally distributed dataset using generalized deep learning for rapid landslide "
-    "mapping on high-resolution satellite imagery. Earth System Science Data 15, 3283-3298. "
-    "doi:10.5194/essd-15-3283-2023"
-)
 
 
 @dataclass
@@ -102,19 +98,25 @@ def footprint_decimation(scene: Scene) -> int:
     return d
 
 
-def candidate_windows(scene: Scene, polygons: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+def candidate_windows(
+    scene: Scene, polygons: gpd.GeoDataFrame
+) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
     """Origins (px) of the grid windows that touch a polygon, row-major, with those polygons' indexes."""
     n_rows, n_cols = scene.height // PATCH_SIZE, scene.width // PATCH_SIZE
     empty = np.empty(0, np.int32)
     if n_rows == 0 or n_cols == 0:
         return empty, empty, []
-    rows, cols = (a.ravel() for a in np.meshgrid(np.arange(n_rows), np.arange(n_cols), indexing="ij"))
+    rows, cols = (
+        a.ravel() for a in np.meshgrid(np.arange(n_rows), np.arange(n_cols), indexing="ij")
+    )
     t = scene.transform
     xa = t.c + cols * PATCH_SIZE * t.a
     xb = xa + PATCH_SIZE * t.a
     ya = t.f + rows * PATCH_SIZE * t.e
     yb = ya + PATCH_SIZE * t.e
-    boxes = shapely.box(np.minimum(xa, xb), np.minimum(ya, yb), np.maximum(xa, xb), np.maximum(ya, yb))
+    boxes = shapely.box(
+        np.minimum(xa, xb), np.minimum(ya, yb), np.maximum(xa, xb), np.maximum(ya, yb)
+    )
     window_idx, geom_idx = polygons.sindex.query(boxes, predicate="intersects")
     if window_idx.size == 0:
         return empty, empty, []
@@ -122,7 +124,11 @@ def candidate_windows(scene: Scene, polygons: gpd.GeoDataFrame) -> tuple[np.ndar
     window_idx, geom_idx = window_idx[order], geom_idx[order]
     windows, starts = np.unique(window_idx, return_index=True)
     groups = np.split(geom_idx, starts[1:])
-    return (rows[windows] * PATCH_SIZE).astype(np.int32), (cols[windows] * PATCH_SIZE).astype(np.int32), groups
+    return (
+        (rows[windows] * PATCH_SIZE).astype(np.int32),
+        (cols[windows] * PATCH_SIZE).astype(np.int32),
+        groups,
+    )
 
 
 def tile_tasks(scene: Scene, polygons: gpd.GeoDataFrame | None) -> list[TileTask]:
@@ -133,7 +139,9 @@ def tile_tasks(scene: Scene, polygons: gpd.GeoDataFrame | None) -> list[TileTask
     with scene.open() as src:
         block_h, block_w = src.block_shapes[0]
     tile_h = max(TILE_ROWS, _ceil_to(block_h, PATCH_SIZE))
-    tile_w = scene.width if block_w >= scene.width else max(TILE_COLS, _ceil_to(block_w, PATCH_SIZE))
+    tile_w = (
+        scene.width if block_w >= scene.width else max(TILE_COLS, _ceil_to(block_w, PATCH_SIZE))
+    )
     if polygons is None:
         rows = cols = np.empty(0, np.int32)
         groups, geometry = [], np.empty(0, object)
@@ -145,11 +153,22 @@ def tile_tasks(scene: Scene, polygons: gpd.GeoDataFrame | None) -> list[TileTask
     for row0 in range(0, scene.height, tile_h):
         for col0 in range(0, scene.width, tile_w):
             height, width = min(tile_h, scene.height - row0), min(tile_w, scene.width - col0)
-            inside = np.flatnonzero((rows >= row0) & (rows < row0 + height) & (cols >= col0) & (cols < col0 + width))
-            tasks.append(TileTask(
-                scene, row0, col0, height, width, decimation, rows[inside], cols[inside],
-                [list(geometry[groups[i]]) for i in inside],
-            ))
+            inside = np.flatnonzero(
+                (rows >= row0) & (rows < row0 + height) & (cols >= col0) & (cols < col0 + width)
+            )
+            tasks.append(
+                TileTask(
+                    scene,
+                    row0,
+                    col0,
+                    height,
+                    width,
+                    decimation,
+                    rows[inside],
+                    cols[inside],
+                    [list(geometry[groups[i]]) for i in inside],
+                )
+            )
     return tasks
 
 
@@ -175,8 +194,11 @@ def cut_tile(task: TileTask, nodata_threshold: float) -> dict[str, Any]:
         for row, col, geoms in zip(task.rows, task.cols, task.geoms, strict=True):
             y, x = int(row) - task.row0, int(col) - task.col0
             mask = rasterize(
-                ((geom, 1) for geom in geoms), out_shape=(PATCH_SIZE, PATCH_SIZE),
-                transform=src.window_transform(Window(int(col), int(row), PATCH_SIZE, PATCH_SIZE)), fill=0, dtype="uint8",
+                ((geom, 1) for geom in geoms),
+                out_shape=(PATCH_SIZE, PATCH_SIZE),
+                transform=src.window_transform(Window(int(col), int(row), PATCH_SIZE, PATCH_SIZE)),
+                fill=0,
+                dtype="uint8",
             )
             window_valid = valid[y : y + PATCH_SIZE, x : x + PATCH_SIZE]
             if 1.0 - window_valid.mean() > nodata_threshold:
@@ -186,14 +208,18 @@ def cut_tile(task: TileTask, nodata_threshold: float) -> dict[str, Any]:
             if not mask.any():
                 dropped["no_landslide_pixel"] += 1
                 continue
-            image = np.clip(data[:, y : y + PATCH_SIZE, x : x + PATCH_SIZE], 0, 65535).astype(np.uint16)
+            image = np.clip(data[:, y : y + PATCH_SIZE, x : x + PATCH_SIZE], 0, 65535).astype(
+                np.uint16
+            )
             image[:, ~window_valid] = 0
             images.append(image)
             masks.append(mask)
             rows.append(row)
             cols.append(col)
     return {
-        "images": np.stack(images) if images else np.empty((0, 4, PATCH_SIZE, PATCH_SIZE), np.uint16),
+        "images": np.stack(images)
+        if images
+        else np.empty((0, 4, PATCH_SIZE, PATCH_SIZE), np.uint16),
         "masks": np.stack(masks) if masks else np.empty((0, PATCH_SIZE, PATCH_SIZE), np.uint8),
         "rows": np.asarray(rows, np.int32),
         "cols": np.asarray(cols, np.int32),
@@ -225,7 +251,11 @@ def scene_footprint(scene: Scene) -> shapely.Geometry:
 def footprint_from_cells(scene: Scene, cells: np.ndarray, decimation: int) -> shapely.Geometry:
     """Polygon (scene CRS) of the valid cells of a scene, clipped to the scene's extent."""
     transform = scene.transform @ Affine.scale(decimation)
-    polygons = [shapely.geometry.shape(g) for g, v in shapes(cells.astype(np.uint8), transform=transform) if v == 1]
+    polygons = [
+        shapely.geometry.shape(g)
+        for g, v in shapes(cells.astype(np.uint8), transform=transform)
+        if v == 1
+    ]
     extent = shapely.box(*array_bounds(scene.height, scene.width, scene.transform))
     return shapely.union_all(polygons).intersection(extent) if polygons else shapely.Polygon()
 
@@ -275,7 +305,7 @@ def build_release(
     """Build the release described by ``release_file`` from ``raw_root`` into ``out_root``.
 
     Returns the release directory. Raises :class:`InputError` for bad inputs (before anything is
-    written where possible) and :class:`hrgldd_data.archive.ReleaseExistsError` if the version
+    written where possible) and :class:`hrgldd_data.errors.ReleaseExistsError` if the version
     exists. On any failure the temporary output is removed and ``out_root`` is left as it was.
     """
     spec = load_release(release_file)
@@ -284,9 +314,9 @@ def build_release(
         raise InputError(f"{raw_root}: raw-data root does not exist (pass --raw-root DIR)")
     target = out_root / spec.dirname
     if target.exists():
-        from hrgldd_data.archive import ReleaseExistsError
-
-        raise ReleaseExistsError(f"{target} already exists: release {spec.name} {spec.version} is immutable; bump the version in {spec.source}")
+        raise ReleaseExistsError(
+            f"{target} already exists: release {spec.name} {spec.version} is immutable; bump the version in {spec.source}"
+        )
     events = [load_event(event_path(spec, event)) for event in spec.events]
     plans = []
     for event in tqdm(events, desc="checking inputs", unit="event", disable=not progress):
@@ -299,11 +329,18 @@ def build_release(
     split_codes: list[np.ndarray] = []
     # Checksums of the scene files are I/O-bound: they run beside the cutting, not before it.
     background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256")
-    scene_sha: dict[Path, Future] = {s.path: background.submit(sha256_file, s.path) for p in plans for s in p.scenes}
+    scene_sha: dict[Path, Future] = {
+        s.path: background.submit(sha256_file, s.path) for p in plans for s in p.scenes
+    }
     try:
         with ReleaseWriter(out_root, spec.name, spec.version) as writer:
-            bar = tqdm(total=sum(s.width * s.height for p in plans for s in p.scenes) / 1e6, desc="reading scenes",
-                       unit="Mpx", bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} Mpx [{elapsed}<{remaining}]", disable=not progress)
+            bar = tqdm(
+                total=sum(s.width * s.height for p in plans for s in p.scenes) / 1e6,
+                desc="reading scenes",
+                unit="Mpx",
+                bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} Mpx [{elapsed}<{remaining}]",
+                disable=not progress,
+            )
             for code, plan in enumerate(plans):
                 first_scene = len(scenes_meta)
                 scene_index = {id(s): first_scene + k for k, s in enumerate(plan.scenes)}
@@ -314,12 +351,19 @@ def build_release(
                 for start in range(0, len(plan.tasks), inflight):
                     batch = plan.tasks[start : start + inflight]
                     with dask.config.set(num_workers=workers) if workers else nullcontext():
-                        results = dask.compute(*[dask.delayed(cut_tile)(t, spec.nodata_threshold) for t in batch], scheduler=get)
+                        results = dask.compute(
+                            *[dask.delayed(cut_tile)(t, spec.nodata_threshold) for t in batch],
+                            scheduler=get,
+                        )
                     for task, result in zip(batch, results, strict=True):
                         k = result["rows"].size
                         writer.append(
-                            result["images"], result["masks"], site=np.full(k, code),
-                            scene=np.full(k, scene_index[id(task.scene)]), row=result["rows"], col=result["cols"],
+                            result["images"],
+                            result["masks"],
+                            site=np.full(k, code),
+                            scene=np.full(k, scene_index[id(task.scene)]),
+                            row=result["rows"],
+                            col=result["cols"],
                         )
                         for key, value in result["dropped"].items():
                             dropped[key] += value
@@ -327,9 +371,13 @@ def build_release(
                         bar.update(task.width * task.height / 1e6)
                 footprints = []
                 for scene in plan.scenes:
-                    footprint = footprint_from_cells(scene, cells[id(scene)], footprint_decimation(scene))
+                    footprint = footprint_from_cells(
+                        scene, cells[id(scene)], footprint_decimation(scene)
+                    )
                     if footprint.is_empty:
-                        raise InputError(f"{scene.path}: scene holds no valid pixel (all nodata); remove it from {plan.event.source} or fix its nodata value")
+                        raise InputError(
+                            f"{scene.path}: scene holds no valid pixel (all nodata); remove it from {plan.event.source} or fix its nodata value"
+                        )
                     footprints.append(footprint)
                 n_site = writer.count - before
                 if n_site == 0:
@@ -344,14 +392,18 @@ def build_release(
                     split_codes.append(np.full(n_site, SPLIT_CODES["unseen"], np.uint8))
                 else:
                     split_codes.append(split_site(n_site, spec.split, spec.seed, plan.event.id))
-                sites_meta.append(_site_metadata(plan, n_site, dropped, raw_root, range(first_scene, len(scenes_meta))))
+                sites_meta.append(
+                    _site_metadata(
+                        plan, n_site, dropped, raw_root, range(first_scene, len(scenes_meta))
+                    )
+                )
             bar.close()
             attrs = {
                 "description": spec.description,
                 "notes": spec.notes,
                 "synthetic": spec.synthetic,
                 "license": spec.license,
-                "citation": PAPER_CITATION,
+                "citation": citation.reference(),
                 "split_seed": spec.seed,
                 "split_fractions": spec.split,
                 "nodata_threshold": spec.nodata_threshold,
@@ -359,16 +411,20 @@ def build_release(
                 "release_file": spec.source.name if spec.source else None,
                 "sites": sites_meta,
                 "scenes": scenes_meta,
-                "inputs": _input_checksums(plans, raw_root, spec, {path: f.result() for path, f in scene_sha.items()}),
+                "inputs": _input_checksums(
+                    plans, raw_root, spec, {path: f.result() for path, f in scene_sha.items()}
+                ),
             }
-            return writer.finish(np.concatenate(split_codes), attrs, on_complete=_write_card)
+            return writer.finish(np.concatenate(split_codes), attrs, on_complete=write_card)
     finally:
         background.shutdown(wait=True, cancel_futures=True)
         if client is not None:
             client.close()
 
 
-def _site_metadata(plan: SitePlan, n_patches: int, dropped: dict[str, int], raw_root: Path, scenes: range) -> dict[str, Any]:
+def _site_metadata(
+    plan: SitePlan, n_patches: int, dropped: dict[str, int], raw_root: Path, scenes: range
+) -> dict[str, Any]:
     scene = plan.scenes[0]
     inventory = plan.inventory.report()
     inventory["path"] = _relative(Path(inventory["path"].split("!")[0]), raw_root)
@@ -377,7 +433,12 @@ def _site_metadata(plan: SitePlan, n_patches: int, dropped: dict[str, int], raw_
         "epsg": scene.crs.to_epsg(),
         "scenes": list(scenes),
         "inventory": inventory,
-        "stats": plan.stats | {"n_patches": n_patches, "n_candidate_windows": plan.n_candidates, "dropped_windows": dropped},
+        "stats": plan.stats
+        | {
+            "n_patches": n_patches,
+            "n_candidate_windows": plan.n_candidates,
+            "dropped_windows": dropped,
+        },
     }
 
 
@@ -388,7 +449,9 @@ def _relative(path: Path, root: Path) -> str:
         return path.name
 
 
-def _input_checksums(plans: list[SitePlan], raw_root: Path, spec: ReleaseSpec, scene_sha: dict[Path, str]) -> dict[str, str]:
+def _input_checksums(
+    plans: list[SitePlan], raw_root: Path, spec: ReleaseSpec, scene_sha: dict[Path, str]
+) -> dict[str, str]:
     """sha256 of every scene, inventory and spec file that went into the release."""
     checksums = {_relative(path, raw_root): sha for path, sha in scene_sha.items()}
     for plan in plans:
@@ -400,13 +463,3 @@ def _input_checksums(plans: list[SitePlan], raw_root: Path, spec: ReleaseSpec, s
     if spec.source:
         checksums[f"releases/{spec.source.name}"] = sha256_file(spec.source)
     return dict(sorted(checksums.items()))
-
-
-def _write_card(release_dir: Path) -> None:
-    """Write the dataset card into the release before it is moved into place (if cards exist)."""
-    try:
-        from hrgldd_data.cards import write_card
-    except ImportError:
-        log.info("hrgldd_data.cards is not available; release written without a card")
-        return
-    write_card(release_dir)

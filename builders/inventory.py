@@ -19,7 +19,7 @@ import pyogrio
 import shapely
 from pyproj import CRS
 
-from builders.errors import InputError
+from hrgldd_data.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,9 @@ def read_inventory(path: str | Path, layer: str | None = None) -> Inventory:
     empty = gdf.geometry.isna() | gdf.geometry.is_empty
     gdf = gdf[~empty]
     if len(gdf) == 0:
-        raise InputError(f"{path}: inventory is empty ({n_read} features, none with a geometry); nothing to rasterize")
+        raise InputError(
+            f"{path}: inventory is empty ({n_read} features, none with a geometry); nothing to rasterize"
+        )
     types = gdf.geom_type.value_counts()
     other = {t: int(n) for t, n in types.items() if t not in _POLYGONAL}
     if other:
@@ -113,13 +115,21 @@ def read_inventory(path: str | Path, layer: str | None = None) -> Inventory:
     invalid = ~gdf.geometry.is_valid
     n_repaired = int(invalid.sum())
     if n_repaired:
-        repaired = shapely.make_valid(gdf.geometry.values[invalid.values], method="structure", keep_collapsed=False)
+        repaired = shapely.make_valid(
+            gdf.geometry.values[invalid.values], method="structure", keep_collapsed=False
+        )
         gdf.loc[invalid, "geometry"] = repaired
         log.warning("%s: repaired %d invalid polygon(s)", path, n_repaired)
         collapsed = gdf.geometry.is_empty
         gdf = gdf[~collapsed]
     gdf = gdf.reset_index(drop=True)
-    return Inventory(str(path), gdf, n_read, int(empty.sum()) + (int(collapsed.sum()) if n_repaired else 0), n_repaired)
+    return Inventory(
+        str(path),
+        gdf,
+        n_read,
+        int(empty.sum()) + (int(collapsed.sum()) if n_repaired else 0),
+        n_repaired,
+    )
 
 
 def to_crs(inventory: Inventory, crs: object) -> gpd.GeoDataFrame:
@@ -127,7 +137,12 @@ def to_crs(inventory: Inventory, crs: object) -> gpd.GeoDataFrame:
     return inventory.gdf.to_crs(crs)
 
 
-def check_overlap(inventory: Inventory, gdf_scene_crs: gpd.GeoDataFrame, footprints: list[shapely.Geometry], scene_paths: list[Path]) -> None:
+def check_overlap(
+    inventory: Inventory,
+    gdf_scene_crs: gpd.GeoDataFrame,
+    footprints: list[shapely.Geometry],
+    scene_paths: list[Path],
+) -> None:
     """Refuse an inventory that touches none of its scenes (usually a wrong CRS on one side)."""
     union = shapely.union_all(footprints)
     if not np.any(gdf_scene_crs.intersects(union)):

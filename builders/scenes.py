@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import glob
 import logging
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import rasterio
 from affine import Affine
@@ -23,7 +24,7 @@ from rasterio.errors import RasterioIOError
 from rasterio.vrt import WarpedVRT
 from rasterio.warp import calculate_default_transform
 
-from builders.errors import InputError
+from hrgldd_data.errors import InputError
 from hrgldd_data.schema import BANDS
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,11 @@ class Scene:
                 yield src
             else:
                 with WarpedVRT(
-                    src, crs=self.crs, transform=self.transform, width=self.width, height=self.height,
+                    src,
+                    crs=self.crs,
+                    transform=self.transform,
+                    width=self.width,
+                    height=self.height,
                     resampling=Resampling.nearest,
                 ) as vrt:
                     yield vrt
@@ -85,14 +90,21 @@ def _normalise(description: str | None) -> str:
     return (description or "").strip().lower().replace("-", "_").replace(" ", "_")
 
 
-def band_indexes(src: rasterio.io.DatasetReaderBase, bands: str | dict[str, int], path: Path, event_file: Path | None) -> tuple[int, int, int, int]:
+def band_indexes(
+    src: rasterio.io.DatasetReaderBase,
+    bands: str | dict[str, int],
+    path: Path,
+    event_file: Path | None,
+) -> tuple[int, int, int, int]:
     """1-based indexes of R,G,B,NIR in ``src``: from the event's mapping, descriptions or band count."""
     where = f" in {event_file}" if event_file else ""
     example = "{ red = 3, green = 2, blue = 1, nir = 4 }"
     if isinstance(bands, dict):
         bad = {k: v for k, v in bands.items() if v > src.count}
         if bad:
-            raise InputError(f"{path}: has {src.count} bands but imagery.bands{where} asks for {bad}")
+            raise InputError(
+                f"{path}: has {src.count} bands but imagery.bands{where} asks for {bad}"
+            )
         return tuple(bands[b] for b in BANDS)  # type: ignore[return-value]
     described = {_SYNONYMS.get(_normalise(d)): i for i, d in enumerate(src.descriptions, start=1)}
     if all(b in described for b in BANDS):
@@ -106,18 +118,28 @@ def band_indexes(src: rasterio.io.DatasetReaderBase, bands: str | dict[str, int]
     )
 
 
-def expand_scenes(patterns: tuple[str, ...], raw_root: Path, event_file: Path | None = None) -> list[Path]:
+def expand_scenes(
+    patterns: tuple[str, ...], raw_root: Path, event_file: Path | None = None
+) -> list[Path]:
     """Scene files matched by the event's paths or globs below ``raw_root`` (sorted, each once)."""
     found: list[Path] = []
     for pattern in patterns:
         matches = sorted(Path(p) for p in glob.glob(str(raw_root / pattern)))
         if not matches:
-            raise InputError(f"{raw_root / pattern}: no scene matches this path (from {event_file or 'the event'}); check --raw-root")
+            raise InputError(
+                f"{raw_root / pattern}: no scene matches this path (from {event_file or 'the event'}); check --raw-root"
+            )
         found += [m for m in matches if m not in found]
     return found
 
 
-def open_scenes(paths: list[Path], bands: str | dict[str, int], *, crs: str | None = None, event_file: Path | None = None) -> list[Scene]:
+def open_scenes(
+    paths: list[Path],
+    bands: str | dict[str, int],
+    *,
+    crs: str | None = None,
+    event_file: Path | None = None,
+) -> list[Scene]:
     """Validate scenes and place them on one site CRS (warping those in another CRS)."""
     scenes: list[Scene] = []
     site_crs = CRS.from_user_input(crs) if crs else None
@@ -128,11 +150,17 @@ def open_scenes(paths: list[Path], bands: str | dict[str, int], *, crs: str | No
             raise InputError(f"{path}: cannot be read as a raster ({err})") from err
         with src_ctx as src:
             if src.crs is None:
-                raise InputError(f"{path}: scene has no CRS; assign one (e.g. `gdal_edit.py -a_srs EPSG:32643 {path.name}`)")
+                raise InputError(
+                    f"{path}: scene has no CRS; assign one (e.g. `gdal_edit.py -a_srs EPSG:32643 {path.name}`)"
+                )
             if src.dtypes[0] not in _DTYPES:
-                raise InputError(f"{path}: bands are {src.dtypes[0]}; expected 16-bit surface reflectance (uint16)")
+                raise InputError(
+                    f"{path}: bands are {src.dtypes[0]}; expected 16-bit surface reflectance (uint16)"
+                )
             if src.transform.b != 0 or src.transform.d != 0:
-                raise InputError(f"{path}: rotated geotransform is not supported; warp it north-up first (gdalwarp)")
+                raise InputError(
+                    f"{path}: rotated geotransform is not supported; warp it north-up first (gdalwarp)"
+                )
             indexes = band_indexes(src, bands, path, event_file)
             site_crs = site_crs or src.crs
             if src.crs == site_crs:
@@ -141,6 +169,15 @@ def open_scenes(paths: list[Path], bands: str | dict[str, int], *, crs: str | No
             transform, width, height = calculate_default_transform(
                 src.crs, site_crs, src.width, src.height, *src.bounds, resolution=None
             )
-            log.warning("%s: CRS %s differs from the site CRS %s; warping it (nearest neighbour)", path, src.crs.to_string(), site_crs.to_string())
-            scenes.append(Scene(path, site_crs, transform, width, height, indexes, warped_from=src.crs.to_wkt()))
+            log.warning(
+                "%s: CRS %s differs from the site CRS %s; warping it (nearest neighbour)",
+                path,
+                src.crs.to_string(),
+                site_crs.to_string(),
+            )
+            scenes.append(
+                Scene(
+                    path, site_crs, transform, width, height, indexes, warped_from=src.crs.to_wkt()
+                )
+            )
     return scenes

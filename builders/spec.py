@@ -13,9 +13,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from builders.errors import InputError
-from hrgldd_data.archive import parse_version, release_dirname
-from hrgldd_data.schema import BANDS, DATASET_SPLITS, PATCH_SIZE, ROLES, TRIGGERS
+from hrgldd_data.errors import InputError
+from hrgldd_data.schema import (
+    BANDS,
+    DATASET_SPLITS,
+    PATCH_SIZE,
+    ROLES,
+    TRIGGERS,
+    parse_version,
+    release_dirname,
+)
 
 EVENTS_DIR = Path(__file__).parent / "events"
 RELEASES_DIR = Path(__file__).parent / "releases"
@@ -98,22 +105,30 @@ class _Reader:
     def _name(self, key: str) -> str:
         return f"{self.where}.{key}" if self.where else key
 
-    def take(self, key: str, kind: type | tuple[type, ...], default: Any = ..., choices: tuple = ()) -> Any:
+    def take(
+        self, key: str, kind: type | tuple[type, ...], default: Any = ..., choices: tuple = ()
+    ) -> Any:
         if key not in self.table:
             if default is ...:
                 raise InputError(f"{self.path}: missing key '{self._name(key)}'")
             return default
         value = self.table.pop(key)
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+            names = (
+                kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+            )
             raise InputError(f"{self.path}: '{self._name(key)}' must be {names}, got {value!r}")
         if choices and value not in choices:
-            raise InputError(f"{self.path}: '{self._name(key)}' is {value!r}; choose one of {list(choices)}")
+            raise InputError(
+                f"{self.path}: '{self._name(key)}' is {value!r}; choose one of {list(choices)}"
+            )
         return value
 
     def done(self) -> None:
         if self.table:
-            raise InputError(f"{self.path}: unknown key(s) {sorted(self._name(k) for k in self.table)}")
+            raise InputError(
+                f"{self.path}: unknown key(s) {sorted(self._name(k) for k in self.table)}"
+            )
 
 
 def load_event(path_or_id: str | Path) -> EventSpec:
@@ -135,10 +150,16 @@ def load_event(path_or_id: str | Path) -> EventSpec:
         raise InputError(f"{path}: 'imagery.scenes' must be a non-empty list of paths or globs")
     bands = imagery.take("bands", (str, dict), "auto")
     if isinstance(bands, str) and bands != "auto":
-        raise InputError(f"{path}: 'imagery.bands' must be \"auto\" or a table like {{ red = 3, green = 2, blue = 1, nir = 4 }}")
+        raise InputError(
+            f"{path}: 'imagery.bands' must be \"auto\" or a table like {{ red = 3, green = 2, blue = 1, nir = 4 }}"
+        )
     if isinstance(bands, dict):
-        if sorted(bands) != sorted(BANDS) or not all(isinstance(v, int) and v >= 1 for v in bands.values()):
-            raise InputError(f"{path}: 'imagery.bands' must map exactly {list(BANDS)} to 1-based band numbers, got {bands}")
+        if sorted(bands) != sorted(BANDS) or not all(
+            isinstance(v, int) and v >= 1 for v in bands.values()
+        ):
+            raise InputError(
+                f"{path}: 'imagery.bands' must map exactly {list(BANDS)} to 1-based band numbers, got {bands}"
+            )
     spec = EventSpec(
         id=event_id,
         study_area=r.take("study_area", str),
@@ -178,14 +199,18 @@ def load_release(path: str | Path) -> ReleaseSpec:
         raise InputError(f"{path}: 'events' must be a non-empty list of event ids")
     if len(set(events)) != len(events):
         raise InputError(f"{path}: 'events' lists an event twice")
-    split_table = _Reader(path, r.take("split", dict, {"train": 0.6, "val": 0.2, "test": 0.2}), "split")
+    split_table = _Reader(
+        path, r.take("split", dict, {"train": 0.6, "val": 0.2, "test": 0.2}), "split"
+    )
     split = {name_: float(split_table.take(name_, (int, float))) for name_ in DATASET_SPLITS}
     split_table.done()
     if any(v < 0 for v in split.values()) or abs(sum(split.values()) - 1) > 1e-6:
         raise InputError(f"{path}: split fractions must be non-negative and sum to 1, got {split}")
     patch_size = r.take("patch_size", int, PATCH_SIZE)
     if patch_size != PATCH_SIZE:
-        raise InputError(f"{path}: patch_size {patch_size} is not supported; HR-GLDD patches are {PATCH_SIZE}")
+        raise InputError(
+            f"{path}: patch_size {patch_size} is not supported; HR-GLDD patches are {PATCH_SIZE}"
+        )
     threshold = float(r.take("nodata_threshold", (int, float), 0.5))
     if not 0 <= threshold < 1:
         raise InputError(f"{path}: 'nodata_threshold' must be in [0, 1), got {threshold}")

@@ -14,7 +14,9 @@ def split_counts(n: int, fractions: dict[str, float]) -> dict[str, int]:
     exact = {name: n * fractions[name] for name in DATASET_SPLITS}
     counts = {name: int(np.floor(v)) for name, v in exact.items()}
     leftover = n - sum(counts.values())
-    for name in sorted(DATASET_SPLITS, key=lambda s: (-(exact[s] - counts[s]), DATASET_SPLITS.index(s)))[:leftover]:
+    for name in sorted(
+        DATASET_SPLITS, key=lambda s: (-(exact[s] - counts[s]), DATASET_SPLITS.index(s))
+    )[:leftover]:
         counts[name] += 1
     return counts
 
@@ -26,5 +28,7 @@ def split_site(n: int, fractions: dict[str, float], seed: int, site: str) -> np.
     """
     rng = np.random.default_rng([seed, zlib.crc32(site.encode())])
     counts = split_counts(n, fractions)
-    codes = np.concatenate([np.full(counts[name], SPLIT_CODES[name], np.uint8) for name in DATASET_SPLITS])
+    codes = np.concatenate(
+        [np.full(counts[name], SPLIT_CODES[name], np.uint8) for name in DATASET_SPLITS]
+    )
     return codes[rng.permutation(n)]

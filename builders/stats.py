@@ -17,9 +17,13 @@ from builders.inventory import Inventory
 
 def equal_area_crs(gdf: gpd.GeoDataFrame) -> CRS:
     """A Lambert azimuthal equal-area CRS centred on the data."""
-    west, south, east, north = gpd.GeoSeries([shapely.box(*gdf.total_bounds)], crs=gdf.crs).to_crs(4326).total_bounds
+    west, south, east, north = (
+        gpd.GeoSeries([shapely.box(*gdf.total_bounds)], crs=gdf.crs).to_crs(4326).total_bounds
+    )
     lon, lat = (west + east) / 2, (south + north) / 2
-    return CRS.from_proj4(f"+proj=laea +lat_0={lat:.6f} +lon_0={lon:.6f} +x_0=0 +y_0=0 +ellps=WGS84 +units=m +no_defs")
+    return CRS.from_proj4(
+        f"+proj=laea +lat_0={lat:.6f} +lon_0={lon:.6f} +x_0=0 +y_0=0 +ellps=WGS84 +units=m +no_defs"
+    )
 
 
 def inventory_stats(

@@ -21,16 +21,20 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hrgldd_data.changelog import VersionInfo, release_notes
+from hrgldd_data.citation import PAPER_DOI, ZENODO_DOI, bibtex
+from hrgldd_data.fileio import atomic_write, sha256_file
+from hrgldd_data.manifest import MANIFEST
+from hrgldd_data.schema import parse_version
+
 if TYPE_CHECKING:
     from hrgldd_data.archive import Release
-    from hrgldd_data.hub import VersionInfo
 
 CARD = "README.md"
 CROISSANT = "croissant.json"
 LEADERBOARD_START = "<!-- leaderboard:start -->"
 LEADERBOARD_END = "<!-- leaderboard:end -->"
 PRETTY_NAME = "HR-GLDD: High-Resolution Global Landslide Detector Database"
-PAPER_DOI = "10.5194/essd-15-3283-2023"
 TAGS = [
     "landslides",
     "remote-sensing",
@@ -48,14 +52,6 @@ WAVELENGTHS = {
     "nir": "780–860 nm",
 }
 _LICENSE_URLS = {"cc-by-4.0": "https://creativecommons.org/licenses/by/4.0/"}
-_BIBTEX = (
-    "@article{meena2023hrgldd, title={HR-GLDD: a globally distributed dataset using generalized "
-    "deep learning for rapid landslide mapping on high-resolution satellite imagery}, "
-    "author={Meena, Sansar Raj and Nava, Lorenzo and Bhuyan, Kushanav and Puliero, Silvia and "
-    "Soares, Lucas Pedrosa and Dias, Helen Cristina and Floris, Mario and Catani, Filippo}, "
-    "journal={Earth System Science Data}, volume={15}, pages={3283--3298}, year={2023}, "
-    "doi={10.5194/essd-15-3283-2023}}"
-)
 #: JSON-LD context of Croissant 1.0 (as mlcroissant writes it).
 CROISSANT_CONTEXT: dict[str, Any] = {
     "@language": "en",
@@ -205,9 +201,6 @@ def _sources(release: Release) -> list[tuple[str, list[str]]]:
 
 
 def _changelog(release: Release, changelog: Iterable[VersionInfo] | None) -> list[dict[str, Any]]:
-    from hrgldd_data.archive import parse_version
-    from hrgldd_data.hub import release_notes
-
     entries = {
         e.version: {"version": e.version, "date": e.date, "notes": e.notes} for e in changelog or ()
     }
@@ -274,6 +267,8 @@ def render_card(
         "repo": repo,
         "changelog": _changelog(release, changelog),
         "sources": _sources(release),
+        "bibtex": bibtex(),
+        "zenodo_doi": ZENODO_DOI,
     }
     return env.from_string(template_text).render(**context)
 
@@ -282,8 +277,6 @@ def render_croissant(
     release: Release, *, repo: str | None = None, date_published: str | None = None
 ) -> dict[str, Any]:
     """Croissant 1.0 JSON-LD of a release: files with sha256, events and splits as record sets."""
-    from hrgldd_data.archive import MANIFEST, sha256_file
-
     files = [
         {
             "@type": "cr:FileObject",
@@ -362,7 +355,7 @@ def render_croissant(
         "mask (N, 128, 128) "
         "uint8, 1 = landslide; per-patch site, split, scene, row, col.",
         "conformsTo": "http://mlcommons.org/croissant/1.0",
-        "citeAs": _BIBTEX,
+        "citeAs": bibtex(),
         "license": _LICENSE_URLS.get(license_id, license_id),
         "url": url,
         "version": release.version,
@@ -410,11 +403,13 @@ def write_card(release_path: str | os.PathLike[str]) -> Path:
     card = release.path / CARD
     text = render_card(release)
     kept = _leaderboard_block(card.read_text()) if card.is_file() else None
-    _write_atomic(card, text)
+    atomic_write(card, text)
     if kept and kept != _leaderboard_block(text):  # a regenerated card keeps the baselines' scores
         update_leaderboard(card, kept)
     croissant = render_croissant(release, date_published=release.attrs.get("created"))
-    _write_atomic(release.path / CROISSANT, json.dumps(croissant, indent=2, ensure_ascii=False) + "\n")
+    atomic_write(
+        release.path / CROISSANT, json.dumps(croissant, indent=2, ensure_ascii=False) + "\n"
+    )
     return card
 
 
@@ -424,13 +419,6 @@ def _leaderboard_block(text: str) -> str | None:
     if start < 0 or end < start:
         return None
     return text[start + len(LEADERBOARD_START) : end].strip()
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path`` and rename it into place."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def update_leaderboard(card_path: str | os.PathLike[str], markdown: str) -> None:
@@ -445,7 +433,7 @@ def update_leaderboard(card_path: str | os.PathLike[str], markdown: str) -> None
             "with `hrgldd card RELEASE` or add the two markers where the leaderboard belongs"
         )
     head = text[: start + len(LEADERBOARD_START)]
-    _write_atomic(card_path, f"{head}\n{markdown.strip()}\n{text[end:]}")
+    atomic_write(card_path, f"{head}\n{markdown.strip()}\n{text[end:]}")
 
 
 __all__ = [

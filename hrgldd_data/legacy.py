@@ -12,10 +12,16 @@ from pathlib import Path
 
 import numpy as np
 
-from hrgldd_data.archive import ArchiveError, ReleaseWriter, sha256_file
+from hrgldd_data.errors import ArchiveError
+from hrgldd_data.fileio import sha256_file
 from hrgldd_data.schema import PATCH_SIZE, SPLIT_CODES, UNKNOWN_SITE
+from hrgldd_data.writer import ReleaseWriter
 
-LEGACY_FILES = {"train": ("trainX.npy", "trainY.npy"), "val": ("valX.npy", "valY.npy"), "test": ("testX.npy", "testY.npy")}
+LEGACY_FILES = {
+    "train": ("trainX.npy", "trainY.npy"),
+    "val": ("valX.npy", "valY.npy"),
+    "test": ("testX.npy", "testY.npy"),
+}
 #: Patch counts of the Zenodo release, reported beside an import that differs.
 ZENODO_COUNTS = {"train": 1119, "val": 284, "test": 355}
 BATCH = 256
@@ -31,15 +37,22 @@ def _open_pair(folder: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
     for name in (x_name, y_name):
         path = folder / name
         if not path.is_file():
-            raise LegacyImportError(f"{path}: missing; the folder must hold {sorted(n for pair in LEGACY_FILES.values() for n in pair)}")
+            raise LegacyImportError(
+                f"{path}: missing; the folder must hold {sorted(n for pair in LEGACY_FILES.values() for n in pair)}"
+            )
         try:
             arrays.append(np.load(path, mmap_mode="r", allow_pickle=False))
         except ValueError as err:
             raise LegacyImportError(f"{path}: not a readable .npy array ({err})") from err
     x, y = arrays
     if x.ndim != 4 or x.shape[1:] != (PATCH_SIZE, PATCH_SIZE, 4):
-        raise LegacyImportError(f"{folder / x_name}: shape {x.shape}; expected (N, 128, 128, 4) in R,G,B,NIR order")
-    if y.shape not in ((x.shape[0], PATCH_SIZE, PATCH_SIZE, 1), (x.shape[0], PATCH_SIZE, PATCH_SIZE)):
+        raise LegacyImportError(
+            f"{folder / x_name}: shape {x.shape}; expected (N, 128, 128, 4) in R,G,B,NIR order"
+        )
+    if y.shape not in (
+        (x.shape[0], PATCH_SIZE, PATCH_SIZE, 1),
+        (x.shape[0], PATCH_SIZE, PATCH_SIZE),
+    ):
         raise LegacyImportError(
             f"{folder / y_name}: shape {y.shape} does not match {x_name} {x.shape}; expected ({x.shape[0]}, 128, 128, 1)"
         )
@@ -50,7 +63,9 @@ def _to_uint16(images: np.ndarray, path: Path) -> np.ndarray:
     if not np.all(np.isfinite(images)):
         raise LegacyImportError(f"{path}: images hold NaN or infinite values")
     if images.min() < 0 or images.max() > 65535:
-        raise LegacyImportError(f"{path}: values outside 0..65535 ({images.min()}..{images.max()}); expected reflectance")
+        raise LegacyImportError(
+            f"{path}: values outside 0..65535 ({images.min()}..{images.max()}); expected reflectance"
+        )
     if np.issubdtype(images.dtype, np.floating) and not np.all(images == np.round(images)):
         raise LegacyImportError(
             f"{path}: fractional values ({images.dtype}); expected integer reflectance. "
@@ -66,7 +81,9 @@ def _to_binary(masks: np.ndarray, path: Path) -> np.ndarray:
     return masks.reshape(masks.shape[0], PATCH_SIZE, PATCH_SIZE).astype(np.uint8)
 
 
-def import_legacy(folder: str | Path, version: str, out_root: str | Path, *, name: str = "hr_gldd") -> Path:
+def import_legacy(
+    folder: str | Path, version: str, out_root: str | Path, *, name: str = "hr_gldd"
+) -> Path:
     """Validate the six arrays and write them as release ``name``-``version``; return its path."""
     folder, out_root = Path(folder), Path(out_root)
     if not folder.is_dir():
@@ -76,17 +93,34 @@ def import_legacy(folder: str | Path, version: str, out_root: str | Path, *, nam
     with ReleaseWriter(out_root, name, version) as writer:
         for split, (x, y) in pairs.items():
             for start in range(0, x.shape[0], BATCH):
-                images = _to_uint16(np.asarray(x[start : start + BATCH]), folder / LEGACY_FILES[split][0])
-                masks = _to_binary(np.asarray(y[start : start + BATCH]), folder / LEGACY_FILES[split][1])
+                images = _to_uint16(
+                    np.asarray(x[start : start + BATCH]), folder / LEGACY_FILES[split][0]
+                )
+                masks = _to_binary(
+                    np.asarray(y[start : start + BATCH]), folder / LEGACY_FILES[split][1]
+                )
                 k = images.shape[0]
                 minus = np.full(k, -1)
-                writer.append(images.transpose(0, 3, 1, 2), masks, site=np.zeros(k), scene=minus, row=minus, col=minus)
-        split_codes = np.concatenate([np.full(counts[s], SPLIT_CODES[s], np.uint8) for s in LEGACY_FILES])
+                writer.append(
+                    images.transpose(0, 3, 1, 2),
+                    masks,
+                    site=np.zeros(k),
+                    scene=minus,
+                    row=minus,
+                    col=minus,
+                )
+        split_codes = np.concatenate(
+            [np.full(counts[s], SPLIT_CODES[s], np.uint8) for s in LEGACY_FILES]
+        )
         differs = counts != ZENODO_COUNTS
         notes = (
             "Imported from the published arrays (Zenodo doi:10.5281/zenodo.7189381): no site or coordinates per "
             "patch, so only collection 1 (the mixed test split) can be scored."
-            + (f" Counts {counts} differ from the Zenodo release {ZENODO_COUNTS}." if differs else "")
+            + (
+                f" Counts {counts} differ from the Zenodo release {ZENODO_COUNTS}."
+                if differs
+                else ""
+            )
         )
         attrs = {
             "legacy": True,

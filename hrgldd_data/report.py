@@ -12,7 +12,8 @@ def release_summary(release: Release) -> dict[str, Any]:
     """Counts of a release as a JSON-ready dict."""
     counts = release.attrs["counts"]
     collections = [
-        {"collection": t.collection, "test_set": t.name, "patches": len(t)} for t in release.test_sets()
+        {"collection": t.collection, "test_set": t.name, "patches": len(t)}
+        for t in release.test_sets()
     ]
     return {
         "name": release.name,
@@ -40,8 +41,14 @@ def summary_text(summary: dict[str, Any]) -> str:
         f"  {'site':<20}" + "".join(f"{s:>8}" for s in SPLITS) + f"{'total':>8}",
     ]
     for site, row in summary["sites"].items():
-        lines.append(f"  {site:<20}" + "".join(f"{row[s]:>8}" for s in SPLITS) + f"{row['total']:>8}")
-    lines.append(f"  {'all':<20}" + "".join(f"{summary['splits'][s]:>8}" for s in SPLITS) + f"{summary['patches']:>8}")
+        lines.append(
+            f"  {site:<20}" + "".join(f"{row[s]:>8}" for s in SPLITS) + f"{row['total']:>8}"
+        )
+    lines.append(
+        f"  {'all':<20}"
+        + "".join(f"{summary['splits'][s]:>8}" for s in SPLITS)
+        + f"{summary['patches']:>8}"
+    )
     lines.append("")
     for number, text in COLLECTIONS.items():
         sets = [c for c in summary["collections"] if c["collection"] == number]
@@ -51,5 +58,7 @@ def summary_text(summary: dict[str, Any]) -> str:
         else:
             lines.append(f"  collection {number} ({text}): not in this release")
     if summary["legacy"]:
-        lines.append("  imported from the published arrays: no sites or coordinates; collection 1 only")
+        lines.append(
+            "  imported from the published arrays: no sites or coordinates; collection 1 only"
+        )
     return "\n".join(lines)

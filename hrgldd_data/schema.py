@@ -5,9 +5,12 @@ Everything that reads or writes a release uses these names, so they live in one 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 #: Band order of every stored image, as in the Zenodo arrays (``[..., :3]`` is RGB).
 BANDS: tuple[str, ...] = ("red", "green", "blue", "nir")
@@ -33,6 +36,9 @@ UNKNOWN_SITE = "unknown"
 #: Bumped when the on-disk layout changes in a way readers must know about.
 FORMAT_VERSION = 1
 
+_VERSION_RE = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
+_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_]*$")
+
 #: Collections of the paper's Table 2.
 COLLECTIONS: dict[int, str] = {
     1: "mixed test split of all dataset sites",
@@ -56,3 +62,19 @@ class TestSet:
 
     def __len__(self) -> int:
         return int(self.indices.size)
+
+
+def parse_version(version: str) -> tuple[int, int, int]:
+    """Parse a semantic version ``X.Y.Z`` (an optional leading ``v`` is accepted)."""
+    match = _VERSION_RE.match(version.removeprefix("v"))
+    if not match:
+        raise ValueError(f"version {version!r} is not a semantic version X.Y.Z (e.g. 1.0.0)")
+    return tuple(int(part) for part in match.groups())  # type: ignore[return-value]
+
+
+def release_dirname(name: str, version: str) -> str:
+    """Directory name of a release: ``<name>-<version>``."""
+    if not _NAME_RE.match(name):
+        raise ValueError(f"release name {name!r} must be lower-case letters, digits and '_'")
+    parse_version(version)
+    return f"{name}-{version.removeprefix('v')}"

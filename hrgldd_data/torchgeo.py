@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import kornia.augmentation as K
@@ -30,6 +29,8 @@ from torchgeo.datasets.errors import RGBBandsMissingError
 from torchgeo.datasets.utils import percentile_normalization
 
 from hrgldd_data.archive import Release
+from hrgldd_data.errors import ReleaseNotFoundError
+from hrgldd_data.resolve import open_release
 from hrgldd_data.schema import (
     BANDS,
     COLLECTIONS,
@@ -41,35 +42,6 @@ from hrgldd_data.schema import (
 
 Sample = dict[str, Any]
 Transform = Callable[[Sample], Sample]
-
-
-def open_hrgldd_release(
-    root: str | os.PathLike[str] | None,
-    *,
-    version: str | None = None,
-    name: str | None = None,
-    download: bool = False,
-    verify: bool = False,
-) -> Release:
-    """Resolve and open a release as every loader does (:func:`hrgldd_data.hub.open_release`).
-
-    Order: ``root`` (a release directory or a folder of releases), then ``$HRGLDD_ARCHIVE``, then
-    the local cache of pulled versions, then a Hub pull when ``download`` is true. Without
-    ``name``, a release directory given directly is taken whatever its name (e.g. the sample
-    release ``hr_gldd_sample``); in a folder of releases ``hr_gldd`` is looked for.
-    """
-    from hrgldd_data.archive import ArchiveError, read_manifest
-    from hrgldd_data.hub import ARCHIVE_ENV, open_release
-
-    if name is None:
-        pinned = root if root is not None else os.environ.get(ARCHIVE_ENV)
-        name = "hr_gldd"
-        if pinned and (Path(pinned).expanduser() / "manifest.json").is_file():
-            try:
-                name = read_manifest(Path(pinned).expanduser())["name"]
-            except (ArchiveError, KeyError):
-                pass
-    return open_release(root, version=version, name=name, download=download, verify=verify)
 
 
 class HRGLDD(NonGeoDataset):
@@ -151,17 +123,25 @@ class HRGLDD(NonGeoDataset):
         if split not in self.splits:
             raise ValueError(f"split must be one of {list(self.splits)}, got {split!r}")
         if collection is not None and collection not in self.collections:
-            raise ValueError(f"collection must be None or one of {list(self.collections)}, got {collection!r}")
+            raise ValueError(
+                f"collection must be None or one of {list(self.collections)}, got {collection!r}"
+            )
         if collection is not None and split != "test":
-            raise ValueError(f"collection={collection} selects a test set: use split='test', not {split!r}")
+            raise ValueError(
+                f"collection={collection} selects a test set: use split='test', not {split!r}"
+            )
         bad = [b for b in bands if b not in self.all_bands]
         if bad or not bands:
-            raise ValueError(f"bands must be a non-empty subset of {list(self.all_bands)}, got {list(bands)}")
+            raise ValueError(
+                f"bands must be a non-empty subset of {list(self.all_bands)}, got {list(bands)}"
+            )
 
         self.root = root
         self.split = split
         self.collection = collection
-        self.sites = [sites] if isinstance(sites, str) else (list(sites) if sites is not None else None)
+        self.sites = (
+            [sites] if isinstance(sites, str) else (list(sites) if sites is not None else None)
+        )
         self.version = version
         self.bands = tuple(bands)
         self.transforms = transforms
@@ -170,10 +150,10 @@ class HRGLDD(NonGeoDataset):
         self.name = name
 
         try:
-            self.release = open_hrgldd_release(
+            self.release = open_release(
                 root, version=version, name=name, download=download, verify=checksum
             )
-        except FileNotFoundError as err:  # ReleaseNotFoundError is a FileNotFoundError
+        except ReleaseNotFoundError as err:
             raise DatasetNotFoundError(self) from err
         self.version = self.release.version
         self.indices = self._select(self.release)
@@ -271,7 +251,12 @@ class HRGLDD(NonGeoDataset):
         sites = self._site_names
         samples = []
         for j, k in enumerate(idx.tolist()):
-            sample: Sample = {"image": images[j], "mask": masks[j], "site": sites[k], "index": int(self.indices[k])}
+            sample: Sample = {
+                "image": images[j],
+                "mask": masks[j],
+                "site": sites[k],
+                "index": int(self.indices[k]),
+            }
             if crs_list[k]:
                 sample["crs"] = crs_list[k]
                 sample["bounds"] = bounds[j]
@@ -326,7 +311,9 @@ class HRGLDD(NonGeoDataset):
         if not set(self.rgb_bands) <= set(self.bands):
             raise RGBBandsMissingError()
         image = sample["image"].numpy()
-        panels = [("True colour (R,G,B)", _stretch(image, [self.bands.index(b) for b in self.rgb_bands]))]
+        panels = [
+            ("True colour (R,G,B)", _stretch(image, [self.bands.index(b) for b in self.rgb_bands]))
+        ]
         if set(self.false_colour_bands) <= set(self.bands):
             idx = [self.bands.index(b) for b in self.false_colour_bands]
             panels.append(("False colour (NIR,R,G)", _stretch(image, idx)))
@@ -355,7 +342,11 @@ def _rows_of(values: list[Any]) -> Tensor | None:
     if base is None or base.shape[0] != len(values) or base.shape[1:] != first.shape:
         return None
     for row, value in enumerate(values):
-        if not isinstance(value, Tensor) or value._base is not base or value.storage_offset() != row * base.stride(0):
+        if (
+            not isinstance(value, Tensor)
+            or value._base is not base
+            or value.storage_offset() != row * base.stride(0)
+        ):
             return None
     return base
 
@@ -454,7 +445,9 @@ class HRGLDDDataModule(NonGeoDataModule):
             if test_set.collection == 1:
                 sets.append((test_set.key, base))
             else:
-                dataset = HRGLDD(split="test", collection=test_set.collection, sites=[test_set.name], **kwargs)
+                dataset = HRGLDD(
+                    split="test", collection=test_set.collection, sites=[test_set.name], **kwargs
+                )
                 sets.append((test_set.key, dataset))
         self.test_sets = sets
 
@@ -513,7 +506,9 @@ class PlanetScopeScenes(RasterDataset):
             scene_bands: band order inside the files.
         """
         if sorted(scene_bands) != sorted(BANDS):
-            raise ValueError(f"scene_bands must order the four bands {list(BANDS)}, got {list(scene_bands)}")
+            raise ValueError(
+                f"scene_bands must order the four bands {list(BANDS)}, got {list(scene_bands)}"
+            )
         if bands is not None and any(b not in BANDS for b in bands):
             raise ValueError(f"bands must be a subset of {list(BANDS)}, got {list(bands)}")
         self.all_bands = tuple(scene_bands)
@@ -548,5 +543,4 @@ __all__ = [
     "LandslideInventory",
     "PATCH_SIZE",
     "PlanetScopeScenes",
-    "open_hrgldd_release",
 ]

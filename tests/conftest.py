@@ -15,6 +15,13 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
 
+@pytest.fixture(autouse=True)
+def _isolated_release_places(tmp_path_factory, monkeypatch):
+    """No test sees the user's pulled releases or a release folder named by the environment."""
+    monkeypatch.setenv("HRGLDD_CACHE", str(tmp_path_factory.mktemp("hrgldd-cache")))
+    monkeypatch.delenv("HRGLDD_ARCHIVE", raising=False)
+
+
 @pytest.fixture(scope="session")
 def tiny_release(tmp_path_factory) -> Path:
     """A 30-patch release: two dataset sites (6/2/2 each) and one unseen event (10 patches)."""
@@ -35,5 +42,7 @@ def legacy_release(tmp_path_factory) -> Path:
 def shared_dir() -> Path:
     """``../shared`` beside the project; tests that need it skip with the reason when absent."""
     if not SHARED.is_dir():
-        pytest.skip(f"{SHARED} is absent: real-data tests need the team's shared folder beside the project")
+        pytest.skip(
+            f"{SHARED} is absent: real-data tests need the team's shared folder beside the project"
+        )
     return SHARED

@@ -10,10 +10,14 @@ from pathlib import Path
 
 import numpy as np
 
-from hrgldd_data.archive import ReleaseWriter
 from hrgldd_data.schema import PATCH_SIZE, SPLIT_CODES, UNKNOWN_SITE
+from hrgldd_data.writer import ReleaseWriter
 
-DEFAULT_SITES = (("alpha_2018", "train", "rainfall"), ("beta_2019", "train", "earthquake"), ("gamma_2021", "unseen", "earthquake"))
+DEFAULT_SITES = (
+    ("alpha_2018", "train", "rainfall"),
+    ("beta_2019", "train", "earthquake"),
+    ("gamma_2021", "unseen", "earthquake"),
+)
 
 
 def synthetic_patches(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -52,19 +56,49 @@ def make_release(
             images, masks = synthetic_patches(per_site, rng)
             rows = (np.arange(per_site) // 4) * PATCH_SIZE
             cols = (np.arange(per_site) % 4) * PATCH_SIZE
-            writer.append(images, masks, site=np.full(per_site, code), scene=np.full(per_site, code), row=rows, col=cols)
+            writer.append(
+                images,
+                masks,
+                site=np.full(per_site, code),
+                scene=np.full(per_site, code),
+                row=rows,
+                col=cols,
+            )
             if role == "unseen":
                 split += [SPLIT_CODES["unseen"]] * per_site
             else:
                 n_train, n_val = round(0.6 * per_site), round(0.2 * per_site)
                 split += [0] * n_train + [1] * n_val + [2] * (per_site - n_train - n_val)
             crs = "EPSG:32643"
-            site_meta.append({"id": site, "role": role, "trigger": trigger, "crs": crs, "country": "Testland", "year": 2020})
-            scenes.append({"site": site, "path": f"{site}/scene.tif", "crs": crs, "transform": [3.0, 0.0, 500000.0 + 10000 * code, 0.0, -3.0, 1000000.0], "width": 512, "height": 512})
-        return writer.finish(np.array(split), {"sites": site_meta, "scenes": scenes, "synthetic": True, "split_seed": seed})
+            site_meta.append(
+                {
+                    "id": site,
+                    "role": role,
+                    "trigger": trigger,
+                    "crs": crs,
+                    "country": "Testland",
+                    "year": 2020,
+                }
+            )
+            scenes.append(
+                {
+                    "site": site,
+                    "path": f"{site}/scene.tif",
+                    "crs": crs,
+                    "transform": [3.0, 0.0, 500000.0 + 10000 * code, 0.0, -3.0, 1000000.0],
+                    "width": 512,
+                    "height": 512,
+                }
+            )
+        return writer.finish(
+            np.array(split),
+            {"sites": site_meta, "scenes": scenes, "synthetic": True, "split_seed": seed},
+        )
 
 
-def make_legacy_release(root: Path, *, version: str = "0.9.0", counts=(6, 2, 2), seed: int = 1) -> Path:
+def make_legacy_release(
+    root: Path, *, version: str = "0.9.0", counts=(6, 2, 2), seed: int = 1
+) -> Path:
     """A release shaped like an import of the Zenodo arrays: site ``unknown``, no coordinates."""
     rng = np.random.default_rng(seed)
     n = sum(counts)
@@ -73,4 +107,6 @@ def make_legacy_release(root: Path, *, version: str = "0.9.0", counts=(6, 2, 2),
         minus = np.full(n, -1)
         writer.append(images, masks, site=np.zeros(n), scene=minus, row=minus, col=minus)
         split = np.repeat([0, 1, 2], counts)
-        return writer.finish(split, {"sites": [{"id": UNKNOWN_SITE, "role": "train"}], "scenes": [], "legacy": True})
+        return writer.finish(
+            split, {"sites": [{"id": UNKNOWN_SITE, "role": "train"}], "scenes": [], "legacy": True}
+        )

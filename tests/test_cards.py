@@ -13,7 +13,8 @@ import yaml
 from click.testing import CliRunner
 from factories import synthetic_patches
 
-from hrgldd_data.archive import Release, ReleaseWriter, read_manifest, verify_release
+from hrgldd_cli import cli
+from hrgldd_data.archive import Release
 from hrgldd_data.cards import (
     LEADERBOARD_END,
     LEADERBOARD_START,
@@ -23,9 +24,10 @@ from hrgldd_data.cards import (
     update_leaderboard,
     write_card,
 )
-from hrgldd_data.cli import cli
-from hrgldd_data.hub import VersionInfo
+from hrgldd_data.changelog import VersionInfo
+from hrgldd_data.manifest import read_manifest, verify_release
 from hrgldd_data.schema import SPLIT_CODES
+from hrgldd_data.writer import ReleaseWriter
 
 CARDS_DIR = Path(__file__).resolve().parents[1] / "cards"
 TABLE1 = Path(__file__).resolve().parents[2] / "shared" / "paper" / "table1_sites.csv"

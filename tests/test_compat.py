@@ -16,7 +16,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _run(code: str, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "HRGLDD_NO_TORCHVISION_COMPAT"}
-    return subprocess.run([sys.executable, *args, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+    return subprocess.run(
+        [sys.executable, *args, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=300,
+    )
 
 
 def test_native_branch_changes_nothing(monkeypatch):
@@ -25,7 +32,9 @@ def test_native_branch_changes_nothing(monkeypatch):
     calls = []
     assert compat.patch_torchvision(load_extension=lambda: calls.append(1)) == "native"
     assert calls == [1] and compat._library is None
-    assert compat.patch_torchvision(load_extension=lambda: calls.append(2)) == "native"  # decided once
+    assert (
+        compat.patch_torchvision(load_extension=lambda: calls.append(2)) == "native"
+    )  # decided once
     assert calls == [1]
 
 
@@ -72,7 +81,12 @@ def test_install_and_uninstall_write_and_remove_the_pth(tmp_path):
         "import site, sys; site.addsitedir(sys.argv[1]); "
         "print([type(f).__name__ for f in sys.meta_path].count('_TorchvisionFinder'), 'torchvision' in sys.modules)"
     )
-    result = subprocess.run([sys.executable, "-S", "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-S", "-c", code, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["1", "False"]
     assert compat.uninstall(str(tmp_path)) is True and not path.exists()

@@ -14,7 +14,7 @@ def ensure_sample_release(root: str | Path, *, progress: bool = False) -> Path:
     """The sample release under ``root``, generated and built first if it is not there yet."""
     from builders.build import build_release
     from builders.spec import load_release
-    from hrgldd_data.archive import find_releases
+    from hrgldd_data.resolve import find_releases
 
     spec = load_release(SAMPLE_RELEASE_FILE)
     for ref in find_releases(root, name=spec.name):

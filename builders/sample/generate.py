@@ -58,7 +58,9 @@ def _smooth(rng: np.random.Generator, shape: tuple[int, int], sigma: float) -> n
     return field / (field.std() + 1e-9)
 
 
-def _landslide_polygon(rng: np.random.Generator, trigger: str, shape: tuple[int, int]) -> shapely.Polygon:
+def _landslide_polygon(
+    rng: np.random.Generator, trigger: str, shape: tuple[int, int]
+) -> shapely.Polygon:
     """A scar outline in pixel coordinates: a tapered, wobbly teardrop pointing downslope."""
     if trigger == "earthquake":
         area_px = np.exp(rng.uniform(np.log(60), np.log(1500)))
@@ -97,14 +99,20 @@ def render_site(site: str, trigger: str, settings: dict[str, Any], seed: int) ->
     texture = _smooth(rng, shape, 3)
     image = VEGETATION[:, None, None] * (1 + 0.12 * texture) * shading
 
-    def paint(mask: np.ndarray, colour: np.ndarray, soft: float = 1.0, jitter: float = 0.08) -> None:
+    def paint(
+        mask: np.ndarray, colour: np.ndarray, soft: float = 1.0, jitter: float = 0.08
+    ) -> None:
         weight = gaussian_filter(mask.astype(float), soft) if soft else mask.astype(float)
         local = colour[:, None, None] * (1 + jitter * _smooth(rng, shape, 2)) * shading
         image[:] = image * (1 - weight) + local * weight
 
     # Confusers first, so that scars painted later sit on top of them where they cross.
     ys = np.arange(shape[0])
-    river_x = shape[1] * rng.uniform(0.2, 0.8) + 60 * np.sin(ys / rng.uniform(40, 90)) + 25 * _smooth(rng, (shape[0],), 15)
+    river_x = (
+        shape[1] * rng.uniform(0.2, 0.8)
+        + 60 * np.sin(ys / rng.uniform(40, 90))
+        + 25 * _smooth(rng, (shape[0],), 15)
+    )
     river_half = rng.uniform(6, 12)
     xx = np.arange(shape[1])[None, :]
     river = np.abs(xx - river_x[:, None]) < river_half
@@ -116,15 +124,25 @@ def render_site(site: str, trigger: str, settings: dict[str, Any], seed: int) ->
         y0, x0 = rng.integers(0, shape[0] - 60), rng.integers(0, shape[1] - 80)
         fields.append(shapely.box(x0, y0, x0 + rng.integers(30, 80), y0 + rng.integers(25, 60)))
     paint(_burn(shape, fields), BARE_FIELD, soft=0.7)
-    road_y = np.linspace(rng.uniform(0, shape[0]), rng.uniform(0, shape[0]), 12) + 30 * _smooth(rng, (12,), 1.5)
+    road_y = np.linspace(rng.uniform(0, shape[0]), rng.uniform(0, shape[0]), 12) + 30 * _smooth(
+        rng, (12,), 1.5
+    )
     road = shapely.LineString(np.column_stack([np.linspace(0, shape[1], 12), road_y])).buffer(1.6)
     paint(_burn(shape, [road]), ROAD, soft=0.5)
 
     polygons = []
-    river_geom = shapely.Polygon(np.column_stack([np.r_[river_x - river_half, (river_x + river_half)[::-1]], np.r_[ys, ys[::-1]]])).buffer(3)
+    river_geom = shapely.Polygon(
+        np.column_stack(
+            [np.r_[river_x - river_half, (river_x + river_half)[::-1]], np.r_[ys, ys[::-1]]]
+        )
+    ).buffer(3)
     while len(polygons) < int(settings["landslides"]):
         poly = _landslide_polygon(rng, trigger, shape)
-        if poly.is_empty or poly.intersects(river_geom) or any(poly.distance(p) < 3 for p in polygons):
+        if (
+            poly.is_empty
+            or poly.intersects(river_geom)
+            or any(poly.distance(p) < 3 for p in polygons)
+        ):
             continue
         polygons.append(poly)
     # The scar as seen is the mapped polygon, slightly eroded or dilated: labels are good, not perfect.
@@ -136,7 +154,12 @@ def render_site(site: str, trigger: str, settings: dict[str, Any], seed: int) ->
     # Nodata wedge along one edge, as at the border of a PlanetScope strip.
     yy, xx2 = np.mgrid[: shape[0], : shape[1]]
     nodata = (xx2 + 0.6 * yy) < rng.uniform(0.10, 0.22) * shape[1]
-    return {"image": np.clip(image, 1, 65535), "nodata": nodata, "polygons": polygons, "shape": shape}
+    return {
+        "image": np.clip(image, 1, 65535),
+        "nodata": nodata,
+        "polygons": polygons,
+        "shape": shape,
+    }
 
 
 def _scene_transform(settings: dict[str, Any], shape: tuple[int, int]) -> tuple[CRS, Affine]:
@@ -151,12 +174,23 @@ def _scene_transform(settings: dict[str, Any], shape: tuple[int, int]) -> tuple[
     return crs, Affine(PIXEL_M, 0, x0, 0, -PIXEL_M, y0)
 
 
-def _write_scene(path: Path, bands: np.ndarray, crs: CRS, transform: Affine, descriptions: tuple[str, ...] | None) -> None:
+def _write_scene(
+    path: Path, bands: np.ndarray, crs: CRS, transform: Affine, descriptions: tuple[str, ...] | None
+) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     profile = {
-        "driver": "GTiff", "height": bands.shape[1], "width": bands.shape[2], "count": bands.shape[0],
-        "dtype": "uint16", "crs": crs, "transform": transform, "nodata": 0, "tiled": True,
-        "blockxsize": 256, "blockysize": 256, "compress": "deflate",
+        "driver": "GTiff",
+        "height": bands.shape[1],
+        "width": bands.shape[2],
+        "count": bands.shape[0],
+        "dtype": "uint16",
+        "crs": crs,
+        "transform": transform,
+        "nodata": 0,
+        "tiled": True,
+        "blockxsize": 256,
+        "blockysize": 256,
+        "compress": "deflate",
     }
     with rasterio.open(path, "w", **profile) as dst:
         dst.write(bands)
@@ -176,7 +210,18 @@ def write_site(site: str, out: Path, seed: int = 0) -> list[Path]:
     n_bands = int(settings.get("bands", 4))
     if n_bands == 8:
         r, g, b, n = rgbn
-        stack = np.stack([(b * 0.9).astype(np.uint16), b, (g * 0.95).astype(np.uint16), g, ((r + g) // 2), r, ((r + n) // 2), n])
+        stack = np.stack(
+            [
+                (b * 0.9).astype(np.uint16),
+                b,
+                (g * 0.95).astype(np.uint16),
+                g,
+                ((r + g) // 2),
+                r,
+                ((r + n) // 2),
+                n,
+            ]
+        )
         stack[:, rendered["nodata"]] = 0
         descriptions: tuple[str, ...] | None = SUPERDOVE
     else:
@@ -188,10 +233,21 @@ def write_site(site: str, out: Path, seed: int = 0) -> list[Path]:
     for k in range(n_scenes):
         part = stack[:, :, k * width : (k + 1) * width]
         path = scene_dir / f"{site}_{k + 1}.tif"
-        _write_scene(path, np.ascontiguousarray(part), crs, transform @ Affine.translation(k * width, 0), descriptions)
+        _write_scene(
+            path,
+            np.ascontiguousarray(part),
+            crs,
+            transform @ Affine.translation(k * width, 0),
+            descriptions,
+        )
         written.append(path)
 
-    world = [shapely.affinity.affine_transform(p, [transform.a, transform.b, transform.d, transform.e, transform.c, transform.f]) for p in rendered["polygons"]]
+    world = [
+        shapely.affinity.affine_transform(
+            p, [transform.a, transform.b, transform.d, transform.e, transform.c, transform.f]
+        )
+        for p in rendered["polygons"]
+    ]
     rng = np.random.default_rng([seed, zlib.crc32(site.encode()), 1])
     for i in rng.choice(len(world), size=int(settings.get("invalid_polygons", 0)), replace=False):
         # A self-intersecting "bow-tie" outline over the same landslide, as digitizing errors make.
@@ -199,7 +255,8 @@ def write_site(site: str, out: Path, seed: int = 0) -> list[Path]:
         world[i] = shapely.Polygon([(minx, miny), (maxx, maxy), (maxx, miny), (minx, maxy)])
     gdf = gpd.GeoDataFrame(
         {"landslide_id": np.arange(1, len(world) + 1), "source": "synthetic (hrgldd sample)"},
-        geometry=world, crs=crs,
+        geometry=world,
+        crs=crs,
     )
     target_crs = settings.get("inventory_crs")
     if target_crs:
@@ -213,7 +270,9 @@ def write_site(site: str, out: Path, seed: int = 0) -> list[Path]:
     return written
 
 
-def generate_sample(out: str | Path, *, seed: int = 0, sites: list[str] | None = None) -> list[Path]:
+def generate_sample(
+    out: str | Path, *, seed: int = 0, sites: list[str] | None = None
+) -> list[Path]:
     """Write the sample scenes and inventories of all (or the given) events below ``out``."""
     out = Path(out)
     written = []

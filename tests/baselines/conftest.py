@@ -28,8 +28,23 @@ def scored_board(tmp_path_factory, tiny_release) -> Path:
     out = tmp_path_factory.mktemp("results")
     result = CliRunner().invoke(
         main,
-        ["--release", str(tiny_release), "--out", str(out), "--models", "unet,attn_unet", "--seeds", "0",
-         "--epochs", "1", "--steps-per-epoch", "1", "--filters", "8", "--no-progress"],
+        [
+            "--release",
+            str(tiny_release),
+            "--out",
+            str(out),
+            "--models",
+            "unet,attn_unet",
+            "--seeds",
+            "0",
+            "--epochs",
+            "1",
+            "--steps-per-epoch",
+            "1",
+            "--filters",
+            "8",
+            "--no-progress",
+        ],
     )
     assert result.exit_code == 0, result.output
     return out / "hr_gldd-1.0.0"

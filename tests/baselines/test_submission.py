@@ -44,15 +44,36 @@ def _snapshot(folder: Path) -> dict[str, bytes]:
 
 def test_perfect_masks_score_one_and_join_the_board(tiny_release, board, truth, tmp_path):
     ids, masks = truth
-    path = _save(tmp_path / "perfect.npz", ids[::-1], masks[::-1].astype(bool))  # order does not matter
-    result = CliRunner().invoke(main, ["--release", str(tiny_release), "--out", str(board.parent),
-                                       "--submission", str(path), "--name", "oracle", "--no-progress"])
+    path = _save(
+        tmp_path / "perfect.npz", ids[::-1], masks[::-1].astype(bool)
+    )  # order does not matter
+    result = CliRunner().invoke(
+        main,
+        [
+            "--release",
+            str(tiny_release),
+            "--out",
+            str(board.parent),
+            "--submission",
+            str(path),
+            "--name",
+            "oracle",
+            "--no-progress",
+        ],
+    )
     assert result.exit_code == 0, result.output
     data = json.loads((board / "results.json").read_text())
     assert data["entries"]["oracle"]["kind"] == "submission"
     rows = [r for r in data["rows"] if r["entry"] == "oracle"]
-    assert {(r["collection"], r["test_set"]) for r in rows} == {(1, "test"), (2, "alpha_2018"), (2, "beta_2019"), (3, "gamma_2021")}
-    assert all(r["f1"] == r["iou"] == 1.0 and r["pb_f1"] == pytest.approx(1.0) for r in rows)  # Keras ε in per-batch
+    assert {(r["collection"], r["test_set"]) for r in rows} == {
+        (1, "test"),
+        (2, "alpha_2018"),
+        (2, "beta_2019"),
+        (3, "gamma_2021"),
+    }
+    assert all(
+        r["f1"] == r["iou"] == 1.0 and r["pb_f1"] == pytest.approx(1.0) for r in rows
+    )  # Keras ε in per-batch
     assert "oracle" in (board / "leaderboard.md").read_text() and "oracle" in result.output
     assert len(data["rows"]) == 4 * 3  # two baselines and the submission
 
@@ -70,8 +91,12 @@ def test_probabilities_in_zarr_use_the_same_evaluator(tiny_release, board, truth
     _, rows = score_submission(release, board, tmp_path / "preds.zarr", "noisy")
     mixed = next(r for r in rows if r["collection"] == 1)
     test = release.indices("test")
-    expected = score_arrays(probs[np.searchsorted(expected_ids(release)[0], test)], release.read(test)[1])
-    assert mixed["f1"] == pytest.approx(expected["pooled"]["f1"]) and mixed["pb_f1"] == pytest.approx(expected["per_batch"]["f1"])
+    expected = score_arrays(
+        probs[np.searchsorted(expected_ids(release)[0], test)], release.read(test)[1]
+    )
+    assert mixed["f1"] == pytest.approx(expected["pooled"]["f1"]) and mixed[
+        "pb_f1"
+    ] == pytest.approx(expected["per_batch"]["f1"])
     assert 0 < mixed["f1"] < 1
 
 
@@ -116,13 +141,28 @@ def test_malformed_submissions_change_nothing(tiny_release, board, truth, tmp_pa
     assert _snapshot(board) == before
 
 
-@pytest.mark.parametrize(("name", "message"), [("unet", "already on the leaderboard"), ("has space", "--name"), ("", "--name")])
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [("unet", "already on the leaderboard"), ("has space", "--name"), ("", "--name")],
+)
 def test_taken_or_bad_names_are_refused(tiny_release, board, truth, tmp_path, name, message):
     ids, masks = truth
     path = _save(tmp_path / "ok.npz", ids, masks)
     before = _snapshot(board)
-    result = CliRunner().invoke(main, ["--release", str(tiny_release), "--out", str(board.parent),
-                                       "--submission", str(path), "--name", name, "--no-progress"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "--release",
+            str(tiny_release),
+            "--out",
+            str(board.parent),
+            "--submission",
+            str(path),
+            "--name",
+            name,
+            "--no-progress",
+        ],
+    )
     assert result.exit_code != 0 and message in result.output
     assert _snapshot(board) == before
 

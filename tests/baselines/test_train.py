@@ -10,7 +10,14 @@ import torch
 
 from baselines.data import PatchDataset, augment_batch
 from baselines.evaluate import evaluate_model, score_arrays
-from baselines.train import WEIGHTS, TrainConfig, load_weights, resolve_device, resolve_precision, train_model
+from baselines.train import (
+    WEIGHTS,
+    TrainConfig,
+    load_weights,
+    resolve_device,
+    resolve_precision,
+    train_model,
+)
 from hrgldd_data.archive import open_archive
 
 
@@ -29,7 +36,9 @@ def test_short_training_beats_trivial_predictors(tiny_release, precision):
     differences between machines while still failing a model that learned nothing.
     """
     release = open_archive(tiny_release)
-    config = TrainConfig(model="unet", filters=8, epochs=12, patience=12, device="cpu", precision=precision)
+    config = TrainConfig(
+        model="unet", filters=8, epochs=12, patience=12, device="cpu", precision=precision
+    )
     result = train_model(release, config, progress=False)
     assert result.config.precision == precision
     rows, _, _ = evaluate_model(result.model, release)
@@ -38,13 +47,23 @@ def test_short_training_beats_trivial_predictors(tiny_release, precision):
     all_landslide = score_arrays(np.ones(masks.shape, np.float32), masks)["pooled"]["f1"]
     assert all_landslide < 0.15
     assert mixed["f1"] >= max(0.5, 4 * all_landslide), rows
-    assert result.best_epoch == max(range(len(result.history)), key=lambda e: result.history[e]["val_f1"]) + 1
-    assert {(r["collection"], r["test_set"]) for r in rows} == {(1, "test"), (2, "alpha_2018"), (2, "beta_2019"), (3, "gamma_2021")}
+    assert (
+        result.best_epoch
+        == max(range(len(result.history)), key=lambda e: result.history[e]["val_f1"]) + 1
+    )
+    assert {(r["collection"], r["test_set"]) for r in rows} == {
+        (1, "test"),
+        (2, "alpha_2018"),
+        (2, "beta_2019"),
+        (3, "gamma_2021"),
+    }
 
 
 def test_deterministic_for_a_seed_on_cpu(tiny_release):
     release = open_archive(tiny_release)
-    config = TrainConfig(model="res_unet", filters=8, epochs=2, steps_per_epoch=2, seed=3, device="cpu")
+    config = TrainConfig(
+        model="res_unet", filters=8, epochs=2, steps_per_epoch=2, seed=3, device="cpu"
+    )
     first = train_model(release, config, progress=False)
     second = train_model(release, config, progress=False)
     other = train_model(release, TrainConfig(**{**config.__dict__, "seed": 4}), progress=False)
@@ -55,10 +74,19 @@ def test_deterministic_for_a_seed_on_cpu(tiny_release):
 
 def test_resume_continues_exactly_and_weights_are_safetensors(tiny_release, tmp_path):
     release = open_archive(tiny_release)
-    base = {"model": "unet", "filters": 8, "steps_per_epoch": 2, "seed": 1, "device": "cpu", "patience": 10}
+    base = {
+        "model": "unet",
+        "filters": 8,
+        "steps_per_epoch": 2,
+        "seed": 1,
+        "device": "cpu",
+        "patience": 10,
+    }
     straight = train_model(release, TrainConfig(**base, epochs=3), progress=False)
 
-    train_model(release, TrainConfig(**base, epochs=2), workdir=tmp_path, progress=False)  # "interrupted" after 2
+    train_model(
+        release, TrainConfig(**base, epochs=2), workdir=tmp_path, progress=False
+    )  # "interrupted" after 2
     resumed = train_model(release, TrainConfig(**base, epochs=3), workdir=tmp_path, progress=False)
     assert resumed.epochs_run == 3
     assert [h["loss"] for h in resumed.history] == [h["loss"] for h in straight.history]
@@ -67,7 +95,9 @@ def test_resume_continues_exactly_and_weights_are_safetensors(tiny_release, tmp_
     # a finished run is loaded, not trained again; its files hold no pickle
     again = train_model(release, TrainConfig(**base, epochs=3), workdir=tmp_path, progress=False)
     assert again.history == resumed.history and _same_weights(again.model, resumed.model)
-    assert (tmp_path / WEIGHTS).read_bytes()[8:9] == b"{"  # safetensors: u64 header length, then JSON
+    assert (tmp_path / WEIGHTS).read_bytes()[
+        8:9
+    ] == b"{"  # safetensors: u64 header length, then JSON
     config = json.loads((tmp_path / "config.json").read_text())
     assert config["model"] == {"name": "unet", "in_channels": 4, "filters": 8}
     assert _same_weights(load_weights(tmp_path), straight.model)
@@ -94,7 +124,9 @@ def test_patches_are_normalized_with_train_statistics(tiny_release):
     train = PatchDataset(release, release.indices("train"))
     stacked = torch.stack([train[i][0] for i in range(len(train))])
     mean, std = stacked.mean((0, 2, 3)), stacked.std((0, 2, 3))
-    assert torch.allclose(mean, torch.zeros(4), atol=0.05) and torch.allclose(std, torch.ones(4), atol=0.05)
+    assert torch.allclose(mean, torch.zeros(4), atol=0.05) and torch.allclose(
+        std, torch.ones(4), atol=0.05
+    )
 
 
 def test_device_choice():

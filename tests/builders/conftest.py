@@ -18,8 +18,15 @@ def project(tmp_path):
         out = tmp_path / "out"
         specs = tmp_path / "specs"
 
-        def event(self, name: str = "testsite", *, scenes: str = "testsite/*.tif", inventory: str = "testsite/inventory.gpkg",
-                  role: str = "train", extra_imagery: str = "") -> Path:
+        def event(
+            self,
+            name: str = "testsite",
+            *,
+            scenes: str = "testsite/*.tif",
+            inventory: str = "testsite/inventory.gpkg",
+            role: str = "train",
+            extra_imagery: str = "",
+        ) -> Path:
             self.specs.mkdir(exist_ok=True)
             path = self.specs / f"{name}.toml"
             path.write_text(
@@ -29,12 +36,19 @@ def project(tmp_path):
             )
             return path
 
-        def release(self, events: list[str] | None = None, version: str = "1.0.0", name: str = "test_release") -> Path:
+        def release(
+            self,
+            events: list[str] | None = None,
+            version: str = "1.0.0",
+            name: str = "test_release",
+        ) -> Path:
             self.specs.mkdir(exist_ok=True)
             events = events or ["testsite.toml"]
             path = self.specs / f"release-{version}.toml"
             listed = ", ".join(f'"{e}"' for e in events)
-            path.write_text(f'name = "{name}"\nversion = "{version}"\nevents = [{listed}]\nseed = 7\n')
+            path.write_text(
+                f'name = "{name}"\nversion = "{version}"\nevents = [{listed}]\nseed = 7\n'
+            )
             return path
 
         def valid(self) -> Path:
@@ -62,4 +76,6 @@ def sample_release(tmp_path_factory, sample_raw) -> Path:
     from builders.build import build_release
     from builders.sample import SAMPLE_RELEASE_FILE
 
-    return build_release(SAMPLE_RELEASE_FILE, sample_raw, tmp_path_factory.mktemp("sample_release"), progress=False)
+    return build_release(
+        SAMPLE_RELEASE_FILE, sample_raw, tmp_path_factory.mktemp("sample_release"), progress=False
+    )

@@ -13,17 +13,35 @@ from affine import Affine
 ORIGIN = (500_000.0, 1_400_000.0)
 
 
-def write_scene(path: Path, *, crs: str | None = "EPSG:32643", count: int = 4, size: int = 256,
-                origin: tuple[float, float] = ORIGIN, nodata: int | None = 0, fill: int | None = None,
-                dtype: str = "uint16", seed: int = 0) -> Path:
+def write_scene(
+    path: Path,
+    *,
+    crs: str | None = "EPSG:32643",
+    count: int = 4,
+    size: int = 256,
+    origin: tuple[float, float] = ORIGIN,
+    nodata: int | None = 0,
+    fill: int | None = None,
+    dtype: str = "uint16",
+    seed: int = 0,
+) -> Path:
     """A north-up scene of ``size`` px at 3 m; bands hold distinct values so mapping can be checked."""
     path.parent.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    data = np.stack([rng.integers(100 * (b + 1), 100 * (b + 1) + 50, (size, size)) for b in range(count)]).astype(dtype)
+    data = np.stack(
+        [rng.integers(100 * (b + 1), 100 * (b + 1) + 50, (size, size)) for b in range(count)]
+    ).astype(dtype)
     if fill is not None:
         data[:] = fill
-    profile = {"driver": "GTiff", "height": size, "width": size, "count": count, "dtype": dtype,
-               "transform": Affine(3.0, 0, origin[0], 0, -3.0, origin[1]), "nodata": nodata}
+    profile = {
+        "driver": "GTiff",
+        "height": size,
+        "width": size,
+        "count": count,
+        "dtype": dtype,
+        "transform": Affine(3.0, 0, origin[0], 0, -3.0, origin[1]),
+        "nodata": nodata,
+    }
     if crs:
         profile["crs"] = crs
     with rasterio.open(path, "w", **profile) as dst:
@@ -43,5 +61,7 @@ def default_polygons(origin: tuple[float, float] = ORIGIN) -> list[shapely.Geome
 
 def write_inventory(path: Path, geoms: list, crs: str | None = "EPSG:32643") -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    gpd.GeoDataFrame({"id": list(range(len(geoms)))}, geometry=geoms, crs=crs).to_file(path, engine="pyogrio")
+    gpd.GeoDataFrame({"id": list(range(len(geoms)))}, geometry=geoms, crs=crs).to_file(
+        path, engine="pyogrio"
+    )
     return path

@@ -13,14 +13,20 @@ import shapely
 from scene_files import ORIGIN, default_polygons, square, write_inventory, write_scene
 
 from builders.build import build_release
-from builders.errors import InputError
-from hrgldd_data.archive import ReleaseExistsError, open_archive
+from hrgldd_data.archive import open_archive
+from hrgldd_data.errors import InputError, ReleaseExistsError
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _build(project, release=None):
-    return build_release(release or project.release(), project.raw, project.out, progress=False, scheduler="synchronous")
+    return build_release(
+        release or project.release(),
+        project.raw,
+        project.out,
+        progress=False,
+        scheduler="synchronous",
+    )
 
 
 def _assert_nothing_written(project):
@@ -91,14 +97,19 @@ def test_inventory_that_does_not_overlap(project):
     project.valid()
     far = [square(ORIGIN[0] + 50_000, ORIGIN[1] + 50_000)]
     write_inventory(project.raw / "testsite" / "inventory.gpkg", far)
-    with pytest.raises(InputError, match=r"inventory\.gpkg: no landslide polygon overlaps the scenes \['scene\.tif'\]"):
+    with pytest.raises(
+        InputError,
+        match=r"inventory\.gpkg: no landslide polygon overlaps the scenes \['scene\.tif'\]",
+    ):
         _build(project)
     _assert_nothing_written(project)
 
 
 def test_inventory_in_wrong_crs_label_is_caught_as_no_overlap(project):
     project.valid()
-    write_inventory(project.raw / "testsite" / "inventory.gpkg", default_polygons(), crs="EPSG:32610")
+    write_inventory(
+        project.raw / "testsite" / "inventory.gpkg", default_polygons(), crs="EPSG:32610"
+    )
     with pytest.raises(InputError, match="right CRS"):
         _build(project)
 
@@ -141,10 +152,25 @@ def test_scenes_of_one_site_in_different_crss_are_warped(project):
 
     utm = write_scene(project.raw / "tmp" / "east.tif", origin=(ORIGIN[0] + 768, ORIGIN[1]), seed=1)
     with rasterio.open(utm) as src:
-        transform, width, height = calculate_default_transform(src.crs, "EPSG:4326", src.width, src.height, *src.bounds)
+        transform, width, height = calculate_default_transform(
+            src.crs, "EPSG:4326", src.width, src.height, *src.bounds
+        )
         data = np.zeros((4, height, width), np.uint16)
-        reproject(src.read(), data, src_transform=src.transform, src_crs=src.crs, dst_transform=transform, dst_crs="EPSG:4326", dst_nodata=0)
-        profile = src.profile | {"crs": "EPSG:4326", "transform": transform, "width": width, "height": height}
+        reproject(
+            src.read(),
+            data,
+            src_transform=src.transform,
+            src_crs=src.crs,
+            dst_transform=transform,
+            dst_crs="EPSG:4326",
+            dst_nodata=0,
+        )
+        profile = src.profile | {
+            "crs": "EPSG:4326",
+            "transform": transform,
+            "width": width,
+            "height": height,
+        }
     with rasterio.open(project.raw / "testsite" / "scene_east.tif", "w", **profile) as dst:
         dst.write(data)
     east = [square(ORIGIN[0] + 768 + 60, ORIGIN[1] - 100)]
@@ -175,9 +201,15 @@ def test_site_that_yields_zero_patches(project):
         data[:, :, (np.arange(256) % 128) < 80] = 0  # 62 % of each window is nodata
         dst.write(data)
     x0, y0 = ORIGIN
-    polygons = [shapely.box(x0 + 180 + dx, y0 - 160 - dy, x0 + 300 + dx, y0 - 100 - dy) for dx in (0, 384) for dy in (0, 384)]
+    polygons = [
+        shapely.box(x0 + 180 + dx, y0 - 160 - dy, x0 + 300 + dx, y0 - 100 - dy)
+        for dx in (0, 384)
+        for dy in (0, 384)
+    ]
     write_inventory(project.raw / "testsite" / "inventory.gpkg", polygons)
-    with pytest.raises(InputError, match=r"testsite\.toml: site testsite yields no patch.*4 are mostly nodata"):
+    with pytest.raises(
+        InputError, match=r"testsite\.toml: site testsite yields no patch.*4 are mostly nodata"
+    ):
         _build(project)
     _assert_nothing_written(project)
 
@@ -193,7 +225,7 @@ def test_existing_version_is_never_overwritten(project):
 
 
 def test_disk_error_mid_build_leaves_nothing(project, monkeypatch):
-    from hrgldd_data import archive
+    from hrgldd_data import writer as archive
 
     release = project.valid()
 
@@ -212,16 +244,18 @@ def test_killed_build_leaves_no_release(project, sig):
     release = project.valid()
     script = (
         "import time, sys\n"
-        "from hrgldd_data import archive\n"
+        "from hrgldd_data import writer as archive\n"
         "orig = archive.ReleaseWriter.append\n"
         "def slow(self, *a, **k):\n"
         "    orig(self, *a, **k); print('appended', flush=True); time.sleep(60)\n"
         "archive.ReleaseWriter.append = slow\n"
-        "from hrgldd_data.cli import main\n"
+        "from hrgldd_cli import main\n"
         f"sys.argv = ['hrgldd', 'build', '{release}', '--raw-root', '{project.raw}', '--out', '{project.out}', '--quiet', '--scheduler', 'synchronous']\n"
         "main()\n"
     )
-    proc = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
     try:
         assert proc.stdout.readline().strip() == "appended"
         assert any(p.name.startswith(".test_release-1.0.0.partial-") for p in project.out.iterdir())
@@ -236,4 +270,3 @@ def test_killed_build_leaves_no_release(project, sig):
     # The next build succeeds and removes any stale temporary.
     path = _build(project, release)
     assert [p.name for p in project.out.iterdir()] == [path.name]
-

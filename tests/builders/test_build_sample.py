@@ -16,7 +16,9 @@ from builders.build import build_release
 from builders.sample import SAMPLE_RELEASE_FILE
 from builders.sample.generate import load_sites
 from builders.split import split_counts
-from hrgldd_data.archive import ArchiveError, open_archive, verify_release
+from hrgldd_data.archive import open_archive
+from hrgldd_data.errors import ArchiveError
+from hrgldd_data.manifest import verify_release
 from hrgldd_data.schema import SPLIT_CODES
 
 
@@ -26,7 +28,9 @@ def test_every_site_has_patches_and_every_patch_a_landslide(sample_release):
     assert set(release.sites) == set(load_sites())
     images, masks = release.load()
     assert images.shape == (len(release), 4, 128, 128) and images.dtype == np.uint16
-    assert masks.reshape(len(release), -1).max(axis=1).min() == 1, "a kept patch has no landslide pixel"
+    assert masks.reshape(len(release), -1).max(axis=1).min() == 1, (
+        "a kept patch has no landslide pixel"
+    )
     for site in release.sites:
         assert release.indices(site=site).size > 0, site
 
@@ -35,7 +39,10 @@ def test_split_is_60_20_20_per_site_and_unseen_events_held_out(sample_release):
     release = open_archive(sample_release)
     for site in release.dataset_sites:
         idx = release.indices(site=site)
-        got = {name: int((release.table["split"][idx] == SPLIT_CODES[name]).sum()) for name in ("train", "val", "test")}
+        got = {
+            name: int((release.table["split"][idx] == SPLIT_CODES[name]).sum())
+            for name in ("train", "val", "test")
+        }
         assert got == split_counts(idx.size, {"train": 0.6, "val": 0.2, "test": 0.2}), site
         assert release.indices("unseen", site=site).size == 0
     assert set(release.unseen_sites) == {"haiti_2021", "sumatra_2022"}
@@ -60,9 +67,15 @@ def test_patches_georeference_back_to_scene_pixels_and_inventory(sample_release,
             valid = (data != 0).all(axis=0)
             image, mask = release.read([i])
             np.testing.assert_array_equal(image[0][:, valid], data[:, valid])
-            polygons = gpd.read_file(sample_raw / site / "inventory.gpkg").to_crs(src.crs).make_valid()
-            expected = rasterize(((g, 1) for g in polygons.geometry), out_shape=(128, 128),
-                                 transform=src.window_transform(window), dtype="uint8")
+            polygons = (
+                gpd.read_file(sample_raw / site / "inventory.gpkg").to_crs(src.crs).make_valid()
+            )
+            expected = rasterize(
+                ((g, 1) for g in polygons.geometry),
+                out_shape=(128, 128),
+                transform=src.window_transform(window),
+                dtype="uint8",
+            )
         np.testing.assert_array_equal(mask[0][valid], expected[valid])
         checked.add(site)
     assert len(checked) == 10
@@ -104,7 +117,9 @@ def test_verify_detects_a_corrupted_shard(sample_release, tmp_path):
 
     copy = Path(shutil.copytree(sample_release, tmp_path / sample_release.name))
     verify_release(copy)
-    shard = next(p for p in sorted((copy / "image").rglob("*")) if p.is_file() and p.name != "zarr.json")
+    shard = next(
+        p for p in sorted((copy / "image").rglob("*")) if p.is_file() and p.name != "zarr.json"
+    )
     data = bytearray(shard.read_bytes())
     data[len(data) // 2] ^= 0xFF
     shard.write_bytes(bytes(data))

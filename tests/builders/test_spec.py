@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from builders.errors import InputError
 from builders.spec import EVENTS_DIR, RELEASES_DIR, load_event, load_release
+from hrgldd_data.errors import InputError
 
 
 def test_shipped_events_cover_the_papers_ten_sites(shared_dir):
     import csv
 
-    table = {row["site_id"]: row for row in csv.DictReader(open(shared_dir / "paper" / "table1_sites.csv"))}
+    table = {
+        row["site_id"]: row
+        for row in csv.DictReader(open(shared_dir / "paper" / "table1_sites.csv"))
+    }
     events = {p.stem: load_event(p) for p in EVENTS_DIR.glob("*.toml")}
     assert set(events) == set(table)
     for site, event in events.items():
@@ -40,7 +43,10 @@ def test_unknown_event_lists_the_known_ones():
         (lambda t: t.replace('"rainfall"', '"volcano"'), "'trigger' is 'volcano'; choose one of"),
         (lambda t: t.replace("year = 2020", 'year = "2020"'), "'year' must be int"),
         (lambda t: t + 'colour = "red"\n', r"unknown key\(s\) \['inventory.colour'\]"),
-        (lambda t: t.replace('[imagery]', '[imagery]\nbands = { red = 1, green = 2 }'), "must map exactly"),
+        (
+            lambda t: t.replace("[imagery]", "[imagery]\nbands = { red = 1, green = 2 }"),
+            "must map exactly",
+        ),
         (lambda t: t.replace('id = "testsite"', 'id = "other"'), "must match the file name"),
     ],
 )
@@ -56,7 +62,7 @@ def test_bad_event_files_name_file_and_key(project, edit, message):
     ("line", "message"),
     [
         ('version = "1.0"', "not a semantic version"),
-        ('[split]\ntrain = 0.7\nval = 0.2\ntest = 0.2', "sum to 1"),
+        ("[split]\ntrain = 0.7\nval = 0.2\ntest = 0.2", "sum to 1"),
         ("patch_size = 256", "patch_size 256 is not supported"),
         ("nodata_threshold = 1.5", "nodata_threshold"),
     ],

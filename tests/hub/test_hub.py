@@ -13,9 +13,10 @@ from click.testing import CliRunner
 from hub_server import REPO, TOKEN
 
 import hrgldd_data
-from hrgldd_data.archive import read_manifest, verify_release
-from hrgldd_data.cli import cli
-from hrgldd_data.hub import HubError, ReleaseNotFoundError, publish, pull, versions
+from hrgldd_cli import cli
+from hrgldd_data.errors import HubError, ReleaseNotFoundError
+from hrgldd_data.hub import publish, pull, versions
+from hrgldd_data.manifest import read_manifest, verify_release
 
 SHARD = "image/c/0/0/0/0"  # first image shard of every test release
 
@@ -179,8 +180,14 @@ def test_unreachable_hub_is_a_clear_error(hub, monkeypatch):
         closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
     monkeypatch.setenv("HF_ENDPOINT", closed)
     monkeypatch.setattr(constants, "ENDPOINT", closed)
-    monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", closed + "/{repo_id}/resolve/{revision}/{filename}")
-    with pytest.raises(HubError, match=f"cannot reach the Hugging Face Hub at {closed}.*HF_ENDPOINT"):
+    monkeypatch.setattr(
+        constants,
+        "HUGGINGFACE_CO_URL_TEMPLATE",
+        closed + "/{repo_id}/resolve/{revision}/{filename}",
+    )
+    with pytest.raises(
+        HubError, match=f"cannot reach the Hugging Face Hub at {closed}.*HF_ENDPOINT"
+    ):
         pull(repo=REPO)
     with pytest.raises(HubError, match="cannot reach"):
         versions(REPO)
@@ -232,8 +239,8 @@ def test_release_not_found_explains(hub, monkeypatch):
     message = str(err.value)
     assert isinstance(err.value, FileNotFoundError)
     assert (
-        "HRGLDD_ARCHIVE (unset)" in message
-        and "pulled: none" in message
+        "data/releases/: no release" in message
+        and "the pull cache" in message
         and "hrgldd pull --version 1.0.0" in message
     )
     assert hub.state.requests == [], (
@@ -255,7 +262,7 @@ def test_locate_release_in_root_and_env(hub, releases, monkeypatch):
     monkeypatch.setenv("HRGLDD_ARCHIVE", str(root))
     assert hrgldd_data.open_release(version="1.0.0").path == releases["1.0.0"]
     with pytest.raises(
-        ReleaseNotFoundError, match=r"HRGLDD_ARCHIVE .*versions of hr_gldd there: 1\.0\.0, 1\.1\.0"
+        ReleaseNotFoundError, match=r"HRGLDD_ARCHIVE=.*: hr_gldd 1\.0\.0, hr_gldd 1\.1\.0"
     ):
         hrgldd_data.locate_release(version="3.0.0")
 
@@ -282,13 +289,12 @@ def test_locate_release_directory_of_another_name(hub, tmp_path):
     from factories import make_release
 
     sample = make_release(tmp_path, name="hr_gldd_sample", version="1.0.0")
-    assert hrgldd_data.locate_release(sample) == sample, (
-        "a release directory is taken whatever its name"
-    )
+    assert hrgldd_data.locate_release(sample) == sample, "without a name, any release is taken"
+    assert hrgldd_data.locate_release(tmp_path) == sample
     with pytest.raises(
-        ReleaseNotFoundError, match=r"other releases: hr_gldd_sample 1\.0\.0 \(pass name=\.\.\.\)"
+        ReleaseNotFoundError, match=r"holds hr_gldd_sample 1\.0\.0, not the newest hr_gldd"
     ):
-        hrgldd_data.locate_release(tmp_path)
+        hrgldd_data.locate_release(sample, name="hr_gldd")
     assert hrgldd_data.locate_release(tmp_path, name="hr_gldd_sample") == sample
 
 

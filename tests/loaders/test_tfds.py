@@ -14,7 +14,8 @@ tfds = pytest.importorskip("tensorflow_datasets")
 from tensorflow_datasets import testing  # noqa: E402
 
 from hrgldd_data import ReleaseNotFoundError  # noqa: E402
-from hrgldd_data.archive import open_archive, read_manifest  # noqa: E402
+from hrgldd_data.archive import open_archive  # noqa: E402
+from hrgldd_data.manifest import read_manifest  # noqa: E402
 from hrgldd_data.tfds.hr_gldd import HrGldd  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,8 +26,18 @@ class HrGlddBuilderTest(testing.DatasetBuilderTestCase):
 
     DATASET_CLASS = HrGldd
     BUILDER_CONFIG_NAMES_TO_TEST = ["full"]
-    SPLITS = {"train": 12, "validation": 4, "test": 4, "test_alpha_2018": 2, "test_beta_2019": 2, "unseen_gamma_2021": 10}
-    OVERLAPPING_SPLITS = ["test_alpha_2018", "test_beta_2019"]  # collection 2 re-cuts `test` per site
+    SPLITS = {
+        "train": 12,
+        "validation": 4,
+        "test": 4,
+        "test_alpha_2018": 2,
+        "test_beta_2019": 2,
+        "unseen_gamma_2021": 10,
+    }
+    OVERLAPPING_SPLITS = [
+        "test_alpha_2018",
+        "test_beta_2019",
+    ]  # collection 2 re-cuts `test` per site
 
     @classmethod
     def setUpClass(cls):
@@ -45,7 +56,9 @@ class HrGlddBuilderTest(testing.DatasetBuilderTestCase):
 
 def _load(name: str, manual_dir: Path | None, data_dir: Path, **kwargs):
     config = tfds.download.DownloadConfig(manual_dir=str(manual_dir) if manual_dir else None)
-    return tfds.load(name, data_dir=data_dir, download_and_prepare_kwargs={"download_config": config}, **kwargs)
+    return tfds.load(
+        name, data_dir=data_dir, download_and_prepare_kwargs={"download_config": config}, **kwargs
+    )
 
 
 def _assert_matches_archive(examples, release) -> None:
@@ -63,18 +76,27 @@ def test_sample_release_splits_and_bytes(sample_release, tmp_path):
     release = open_archive(sample_release)
     counts = read_manifest(sample_release)["counts"]
     splits = _load("hr_gldd/sample:1.0.0", sample_release.parent, tmp_path, split=None)
-    expected = {"train": counts["splits"]["train"], "validation": counts["splits"]["val"], "test": counts["splits"]["test"]}
+    expected = {
+        "train": counts["splits"]["train"],
+        "validation": counts["splits"]["val"],
+        "test": counts["splits"]["test"],
+    }
     for test_set in release.test_sets((2, 3)):
         prefix = "test" if test_set.collection == 2 else "unseen"
         expected[f"{prefix}_{test_set.name}"] = len(test_set)
     sizes = {name: int(ds.cardinality()) for name, ds in splits.items()}
     assert sizes == {k: v for k, v in expected.items() if v}
-    assert len([k for k in sizes if k.startswith("test_")]) == 8 and len([k for k in sizes if k.startswith("unseen_")]) == 2
+    assert (
+        len([k for k in sizes if k.startswith("test_")]) == 8
+        and len([k for k in sizes if k.startswith("unseen_")]) == 2
+    )
     _assert_matches_archive(tfds.as_numpy(splits["unseen_haiti_2021"].take(5)), release)
     ex = next(iter(tfds.as_numpy(splits["test"].take(1))))
     crs, bounds = release.bounds(int(ex["index"]))
     assert ex["crs"].decode() == crs and np.allclose(ex["bounds"], bounds)
-    image, mask = next(iter(tfds.as_numpy(splits["train"].map(lambda e: (e["image"], e["mask"])).take(1))))
+    image, mask = next(
+        iter(tfds.as_numpy(splits["train"].map(lambda e: (e["image"], e["mask"])).take(1)))
+    )
     assert image.shape == (128, 128, 4) and mask.shape == (128, 128, 1)
 
 
@@ -83,7 +105,9 @@ def test_legacy_import_is_version_0_9_0(imported_legacy, tmp_path):
     counts = read_manifest(imported_legacy)["counts"]["splits"]
     splits = _load("hr_gldd:0.9.0", imported_legacy, tmp_path, split=None)
     assert {k: int(v.cardinality()) for k, v in splits.items()} == {
-        "train": counts["train"], "validation": counts["val"], "test": counts["test"]
+        "train": counts["train"],
+        "validation": counts["val"],
+        "test": counts["test"],
     }
     examples = list(tfds.as_numpy(splits["test"]))
     _assert_matches_archive(examples, release)
@@ -96,8 +120,13 @@ def test_legacy_import_is_version_0_9_0(imported_legacy, tmp_path):
 def test_environment_variable_and_versions(versioned_root, tmp_path, monkeypatch):
     monkeypatch.setenv("HRGLDD_ARCHIVE", str(versioned_root))
     ds = _load("hr_gldd:1.0.0", None, tmp_path, split="train")
-    assert int(ds.cardinality()) == read_manifest(versioned_root / "hr_gldd-1.0.0")["counts"]["splits"]["train"]
-    with pytest.raises(AssertionError, match="only: 1.0.0, 0.9.0"):  # a version the builder does not declare
+    assert (
+        int(ds.cardinality())
+        == read_manifest(versioned_root / "hr_gldd-1.0.0")["counts"]["splits"]["train"]
+    )
+    with pytest.raises(
+        AssertionError, match="only: 1.0.0, 0.9.0"
+    ):  # a version the builder does not declare
         _load("hr_gldd:1.1.0", None, tmp_path, split="train")
 
 
@@ -109,7 +138,10 @@ def test_missing_release_says_where_it_looked(tmp_path):
 def test_data_source_gives_random_access(tiny_release, tmp_path):
     config = tfds.download.DownloadConfig(manual_dir=str(tiny_release))
     source = tfds.data_source(
-        "hr_gldd", split="unseen_gamma_2021", data_dir=tmp_path, builder_kwargs={"file_format": "array_record"},
+        "hr_gldd",
+        split="unseen_gamma_2021",
+        data_dir=tmp_path,
+        builder_kwargs={"file_format": "array_record"},
         download_and_prepare_kwargs={"download_config": config},
     )
     release = open_archive(tiny_release)
@@ -119,7 +151,11 @@ def test_data_source_gives_random_access(tiny_release, tmp_path):
 
 def _run(code: str, *flags: str) -> str:
     result = subprocess.run(
-        [sys.executable, *flags, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=180,
+        [sys.executable, *flags, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=180,
         env={"PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "3", "HF_HUB_OFFLINE": "1"},
     )
     assert result.returncode == 0, result.stderr[-3000:]
@@ -147,7 +183,10 @@ def test_data_source_where_tensorflow_is_not_installed(tiny_release, tmp_path):
     view = tmp_path / "site"
     view.mkdir()
     for entry in site.iterdir():
-        if not entry.name.startswith(("tensorflow-", "tensorflow_cpu", "tf_keras")) and entry.name != "tensorflow":
+        if (
+            not entry.name.startswith(("tensorflow-", "tensorflow_cpu", "tf_keras"))
+            and entry.name != "tensorflow"
+        ):
             (view / entry.name).symlink_to(entry)
     code = (
         f"import sys; sys.path[:0] = [{str(view)!r}, {str(ROOT)!r}]\n"
@@ -163,7 +202,11 @@ def test_data_source_where_tensorflow_is_not_installed(tiny_release, tmp_path):
     release = open_archive(tiny_release)
     assert int(out[-3]) == len(release.indices("test")) and out[-1] == "False"
     source = tfds.data_source(
-        "hr_gldd", split="test", data_dir=tmp_path / "tfds", builder_kwargs={"file_format": "array_record"}, download=False
+        "hr_gldd",
+        split="test",
+        data_dir=tmp_path / "tfds",
+        builder_kwargs={"file_format": "array_record"},
+        download=False,
     )
     _assert_matches_archive([source[1]], release)
     assert int(source[1]["index"]) == int(out[-2])

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from hrgldd_data.archive import open_archive, read_manifest
+from hrgldd_data.archive import open_archive
+from hrgldd_data.manifest import read_manifest
 
 tg = pytest.importorskip("hrgldd_data.torchgeo")
 from torchgeo.datasets import DatasetNotFoundError  # noqa: E402
@@ -65,7 +66,9 @@ def test_legacy_release_serves_collection_1_only(legacy_release):
     sample = ds[0]
     assert sample["site"] == "unknown" and "crs" not in sample and "bounds" not in sample
     release = open_archive(legacy_release)
-    assert np.array_equal(sample["image"].numpy().astype(np.uint16), release.read([sample["index"]])[0][0])
+    assert np.array_equal(
+        sample["image"].numpy().astype(np.uint16), release.read([sample["index"]])[0][0]
+    )
     with pytest.raises(ValueError, match="collection 1 only"):
         HRGLDD(legacy_release, split="test", collection=2)
 
@@ -73,7 +76,10 @@ def test_legacy_release_serves_collection_1_only(legacy_release):
 def test_versions_resolve(versioned_root):
     assert HRGLDD(versioned_root).version == "1.1.0"
     old = HRGLDD(versioned_root, version="1.0.0")
-    assert old.version == "1.0.0" and len(old) == read_manifest(old.release.path)["counts"]["splits"]["train"]
+    assert (
+        old.version == "1.0.0"
+        and len(old) == read_manifest(old.release.path)["counts"]["splits"]["train"]
+    )
     with pytest.raises(DatasetNotFoundError):
         HRGLDD(versioned_root, version="9.9.9")
 
@@ -95,7 +101,10 @@ def test_missing_data_raises_dataset_not_found(tmp_path):
         ({"split": "test", "collection": 4}, r"\[1, 2, 3\]"),
         ({"split": "train", "collection": 3}, "use split='test'"),
         ({"bands": ("red", "swir")}, r"\['red', 'green', 'blue', 'nir'\]"),
-        ({"split": "test", "collection": 3, "sites": ["alpha_2018"]}, r"unseen events \['gamma_2021'\]"),
+        (
+            {"split": "test", "collection": 3, "sites": ["alpha_2018"]},
+            r"unseen events \['gamma_2021'\]",
+        ),
         ({"split": "test", "collection": 1, "sites": ["alpha_2018"]}, "collection=2"),
         ({"sites": ["nowhere"]}, "release sites"),
     ],
@@ -128,7 +137,11 @@ def test_plot_panels(tiny_release):
     ds = HRGLDD(tiny_release)
     sample = ds[0]
     fig = ds.plot(sample, suptitle="x")
-    assert [ax.get_title() for ax in fig.axes] == ["True colour (R,G,B)", "False colour (NIR,R,G)", "Mask"]
+    assert [ax.get_title() for ax in fig.axes] == [
+        "True colour (R,G,B)",
+        "False colour (NIR,R,G)",
+        "Mask",
+    ]
     fig2 = ds.plot(sample | {"prediction": sample["mask"]}, show_titles=False)
     assert len(fig2.axes) == 4
     plt.close("all")
@@ -142,7 +155,9 @@ def test_datamodule_normalizes_with_release_statistics(tiny_release):
     dm = HRGLDDDataModule(root=tiny_release, batch_size=4)
     dm.setup("fit")
     mean, std = release.normalization
-    assert torch.allclose(dm.mean, torch.as_tensor(mean)) and torch.allclose(dm.std, torch.as_tensor(std))
+    assert torch.allclose(dm.mean, torch.as_tensor(mean)) and torch.allclose(
+        dm.std, torch.as_tensor(std)
+    )
     batch = next(iter(dm.train_dataloader()))
     out = dm.aug({"image": batch["image"].clone(), "mask": batch["mask"].clone()})
     expected = (batch["image"] - dm.mean[:, None, None]) / dm.std[:, None, None]
@@ -158,7 +173,9 @@ def test_train_augmentations_keep_masks_exact(tiny_release):
     for _ in range(8):
         out = dm.train_aug({"image": batch["image"].clone(), "mask": batch["mask"].clone()})
         assert out["mask"].shape == batch["mask"].shape
-        for m0, m1, x0, x1 in zip(batch["mask"], out["mask"], batch["image"], out["image"], strict=True):
+        for m0, m1, x0, x1 in zip(
+            batch["mask"], out["mask"], batch["image"], out["image"], strict=True
+        ):
             found = [
                 (flip, k)
                 for flip in (False, True)
@@ -194,7 +211,15 @@ def _write_scene(path, transform, crs="EPSG:32643"):
     import rasterio
 
     data = np.stack([np.full((64, 64), v, np.uint16) for v in (10, 20, 30, 40)])  # B, G, R, NIR
-    profile = {"driver": "GTiff", "width": 64, "height": 64, "count": 4, "dtype": "uint16", "crs": crs, "transform": transform}
+    profile = {
+        "driver": "GTiff",
+        "width": 64,
+        "height": 64,
+        "count": 4,
+        "dtype": "uint16",
+        "crs": crs,
+        "transform": transform,
+    }
     with rasterio.open(path, "w", **profile) as dst:
         dst.write(data)
 
@@ -210,8 +235,13 @@ def test_raw_scenes_and_inventory_give_new_patches(tmp_path):
     (tmp_path / "scenes").mkdir()
     _write_scene(tmp_path / "scenes" / "20180816_scene.tif", transform)
     # two slides in opposite corners, so that the inventory spans the scene; stored in lon/lat
-    slides = [shapely.box(500030, 999940, 500090, 999970), shapely.box(500150, 999808, 500180, 999838)]
-    gpd.GeoDataFrame(geometry=slides, crs="EPSG:32643").to_crs("EPSG:4326").to_file(tmp_path / "inventory.gpkg")
+    slides = [
+        shapely.box(500030, 999940, 500090, 999970),
+        shapely.box(500150, 999808, 500180, 999838),
+    ]
+    gpd.GeoDataFrame(geometry=slides, crs="EPSG:32643").to_crs("EPSG:4326").to_file(
+        tmp_path / "inventory.gpkg"
+    )
 
     scenes = tg.PlanetScopeScenes(tmp_path / "scenes")
     inventory = tg.LandslideInventory(tmp_path / "inventory.gpkg", crs=scenes.crs, res=scenes.res)
@@ -257,7 +287,9 @@ def test_collate_matches_default_collate_without_copying(tiny_release):
     plain = next(iter(DataLoader(ds, batch_size=5)))
     assert ours.keys() == plain.keys()
     for key, value in plain.items():
-        assert torch.equal(ours[key], value) if isinstance(value, torch.Tensor) else ours[key] == value
+        assert (
+            torch.equal(ours[key], value) if isinstance(value, torch.Tensor) else ours[key] == value
+        )
     samples = ds.__getitems__([3, 1, 2])
     assert HRGLDD.collate(samples)["image"].data_ptr() == samples[0]["image"].data_ptr()  # no copy
     moved = [s | {"image": s["image"] + 0} for s in samples]  # not rows of one tensor any more

@@ -2,7 +2,7 @@
 
 The builder never downloads: it reads a local release found, in this order, in ``manual_dir``,
 ``$HRGLDD_ARCHIVE``, or the cache of versions pulled with ``hrgldd pull`` (see
-:func:`hrgldd_data.hub.locate_release`). The builder version is the release version.
+:func:`hrgldd_data.resolve.locate_release`). The builder version is the release version.
 
 (No ``os`` or ``open`` here: TFDS's test case forbids them in builder modules.)
 """
@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow_datasets as tfds
 
+from hrgldd_data import citation
 from hrgldd_data.schema import BANDS, PATCH_SIZE
 
 #: Release versions this builder serves, newest first, with their notes.
@@ -40,7 +41,9 @@ class HrGldd(tfds.core.GeneratorBasedBuilder):
     SUPPORTED_VERSIONS = [tfds.core.Version(v) for v in list(RELEASE_NOTES)[1:]]
     RELEASE_NOTES = RELEASE_NOTES
     BUILDER_CONFIGS = [
-        HrGlddConfig(name="full", description="The HR-GLDD release (`hr_gldd`).", release_name="hr_gldd"),
+        HrGlddConfig(
+            name="full", description="The HR-GLDD release (`hr_gldd`).", release_name="hr_gldd"
+        ),
         HrGlddConfig(
             name="sample",
             description="The synthetic sample release (`hr_gldd_sample`) for trying the tools; "
@@ -72,11 +75,15 @@ class HrGldd(tfds.core.GeneratorBasedBuilder):
             features=tfds.features.FeaturesDict(
                 {
                     "image": tfds.features.Tensor(
-                        shape=(*patch, len(BANDS)), dtype=np.uint16, encoding=tfds.features.Encoding.BYTES,
+                        shape=(*patch, len(BANDS)),
+                        dtype=np.uint16,
+                        encoding=tfds.features.Encoding.BYTES,
                         doc="Surface reflectance, bands " + ",".join(BANDS),
                     ),
                     "mask": tfds.features.Tensor(
-                        shape=(*patch, 1), dtype=np.uint8, encoding=tfds.features.Encoding.BYTES,
+                        shape=(*patch, 1),
+                        dtype=np.uint8,
+                        encoding=tfds.features.Encoding.BYTES,
                         doc="1 = landslide, 0 = background",
                     ),
                     "site": tfds.features.Text(doc="Event id, 'unknown' for a legacy import"),
@@ -84,24 +91,30 @@ class HrGldd(tfds.core.GeneratorBasedBuilder):
                     "index": tfds.features.Scalar(dtype=np.int64, doc="Patch index in the release"),
                     "crs": tfds.features.Text(doc="CRS of the patch's scene; empty when unknown"),
                     "bounds": tfds.features.Tensor(
-                        shape=(4,), dtype=np.float64, doc="left, bottom, right, top in `crs`; NaN when unknown"
+                        shape=(4,),
+                        dtype=np.float64,
+                        doc="left, bottom, right, top in `crs`; NaN when unknown",
                     ),
                 }
             ),
             supervised_keys=("image", "mask"),
-            homepage="https://doi.org/10.5281/zenodo.7189381",
+            homepage=f"https://doi.org/{citation.ZENODO_DOI}",
+            citation=citation.bibtex(),
         )
 
     def _release_dir(self, dl_manager: tfds.download.DownloadManager) -> Path:
-        from hrgldd_data.hub import ReleaseNotFoundError, locate_release
+        from hrgldd_data.errors import ReleaseNotFoundError
+        from hrgldd_data.resolve import locate_release
 
         try:
             root = Path(dl_manager.manual_dir)
-        except AssertionError:  # manual_dir absent or empty: fall back to $HRGLDD_ARCHIVE, the cache
+        except (
+            AssertionError
+        ):  # manual_dir absent or empty: fall back to $HRGLDD_ARCHIVE, the cache
             root = None
         name = self.builder_config.release_name
         try:
-            return locate_release(root, version=str(self.version), name=name, verify=True)
+            return locate_release(root, version=str(self.version), name=name)
         except ReleaseNotFoundError as err:
             raise ReleaseNotFoundError(
                 f"{err}\nmanual_dir: {root or 'absent or empty'}.\n{self.MANUAL_DOWNLOAD_INSTRUCTIONS}"
@@ -112,7 +125,7 @@ class HrGldd(tfds.core.GeneratorBasedBuilder):
         from hrgldd_data.archive import open_archive
 
         path = self._release_dir(dl_manager)
-        release = open_archive(path)
+        release = open_archive(path, verify=True)
         if tuple(release.bands) != BANDS:
             raise ValueError(f"{path}: bands {release.bands}; this builder reads {list(BANDS)}")
         splits = {
@@ -124,7 +137,9 @@ class HrGldd(tfds.core.GeneratorBasedBuilder):
             prefix = "test" if test_set.collection == 2 else "unseen"
             splits[f"{prefix}_{test_set.name}"] = test_set.indices
         return {
-            name: self._generate_examples(path, indices) for name, indices in splits.items() if indices.size
+            name: self._generate_examples(path, indices)
+            for name, indices in splits.items()
+            if indices.size
         }
 
     def _generate_examples(self, path: Path, indices: np.ndarray):
@@ -134,12 +149,15 @@ class HrGldd(tfds.core.GeneratorBasedBuilder):
         release = open_archive(path)
         for index, image, mask in release.iter_patches(indices):
             geo = release.bounds(index)
-            yield release.patch_id(index), {
-                "image": np.ascontiguousarray(image.transpose(1, 2, 0)),
-                "mask": mask[..., None],
-                "site": release.site_of(index),
-                "patch_id": release.patch_id(index),
-                "index": index,
-                "crs": geo[0] if geo else "",
-                "bounds": np.asarray(geo[1] if geo else [np.nan] * 4, dtype=np.float64),
-            }
+            yield (
+                release.patch_id(index),
+                {
+                    "image": np.ascontiguousarray(image.transpose(1, 2, 0)),
+                    "mask": mask[..., None],
+                    "site": release.site_of(index),
+                    "patch_id": release.patch_id(index),
+                    "index": index,
+                    "crs": geo[0] if geo else "",
+                    "bounds": np.asarray(geo[1] if geo else [np.nan] * 4, dtype=np.float64),
+                },
+            )

@@ -1,21 +1,10 @@
-"""Publish releases to the Hugging Face Hub and pull them back, verified, into a local cache.
+"""Publish releases to the Hugging Face Hub and pull them back, verified, into the local cache.
 
 A dataset repo on the Hub holds one release at the root of each tagged commit: the Zarr files and
 ``manifest.json`` of the archive, plus ``README.md`` (the dataset card), ``croissant.json`` and
-``CHANGELOG.md``. Version ``X.Y.Z`` is the tag ``vX.Y.Z``; ``main`` is the newest version.
-
-The local cache is keyed by the commit a version resolved to, not by the tag name, so that a
-cache can never serve the wrong bytes for a version::
-
-    $HRGLDD_CACHE/                   default ~/.cache/hrgldd
-        <org>--<name>/               one folder per Hub repo
-            index.json               version -> commit, name, notes (written once verified)
-            <commit sha>/            the release directory of that commit
-
-Opening a pulled version reads ``index.json`` only: no network call, with or without
-``HF_HUB_OFFLINE=1``. The endpoint is the standard ``HF_ENDPOINT``, read at call time.
-
-Importing this module is cheap: ``huggingface_hub`` and the archive code load when used.
+``CHANGELOG.md``. Version ``X.Y.Z`` is the tag ``vX.Y.Z``; ``main`` is the newest version. Pulled
+versions land in the cache of :mod:`hrgldd_data.hub.cache`. The endpoint is the standard
+``HF_ENDPOINT``, read at call time; ``huggingface_hub`` is imported only when used.
 """
 
 from __future__ import annotations
@@ -28,46 +17,36 @@ import logging
 import os
 import re
 import tempfile
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from hrgldd_data.archive import Release
+from hrgldd_data.changelog import (
+    CHANGELOG,
+    VersionInfo,
+    format_changelog,
+    parse_changelog,
+    release_notes,
+)
+from hrgldd_data.errors import ArchiveError, HubError, ReleaseNotFoundError
+from hrgldd_data.fileio import sha256_file
+from hrgldd_data.hub.cache import (
+    DEFAULT_REPO,
+    REPO_ENV,
+    cached_versions,
+    read_index,
+    repo_cache,
+    resolve_repo,
+    write_index,
+)
+from hrgldd_data.manifest import read_manifest, verify_release
+from hrgldd_data.schema import parse_version
 
 log = logging.getLogger(__name__)
 
-#: Dataset repo used when neither ``--repo`` nor ``HRGLDD_REPO`` is given.
-DEFAULT_REPO = "hr-gldd/hr-gldd"
-REPO_ENV = "HRGLDD_REPO"
-CACHE_ENV = "HRGLDD_CACHE"
-ARCHIVE_ENV = "HRGLDD_ARCHIVE"
-DEFAULT_CACHE = Path("~/.cache/hrgldd")
-INDEX = "index.json"
-CHANGELOG = "CHANGELOG.md"
 #: Files a published commit holds besides the archive's Zarr files and manifest.
 CARD_FILES = ("README.md", "croissant.json", CHANGELOG)
 _TAG_RE = re.compile(r"^v(\d+\.\d+\.\d+)$")
-_CHANGELOG_HEAD = re.compile(r"^## (\d+\.\d+\.\d+)(?: [-—] (\S+))?\s*$", re.M)
-
-
-class HubError(Exception):
-    """Publishing or pulling failed; the message names the repo, version and the fix."""
-
-
-class ReleaseNotFoundError(FileNotFoundError):
-    """No release matched; the message lists where it looked, what exists and how to get one."""
-
-
-@dataclass(frozen=True)
-class VersionInfo:
-    """A published (or pulled) version."""
-
-    version: str
-    commit: str
-    date: str | None = None
-    notes: str = ""
 
 
 @dataclass(frozen=True)
@@ -79,25 +58,6 @@ class PublishResult:
     uploaded: int
     deleted: int
     url: str
-
-
-# -- settings --------------------------------------------------------------------------------------
-def resolve_repo(repo: str | None = None) -> str:
-    """The dataset repo id: the argument, else ``HRGLDD_REPO``, else :data:`DEFAULT_REPO`."""
-    repo = repo or os.environ.get(REPO_ENV) or DEFAULT_REPO
-    if repo.count("/") != 1 or not all(repo.split("/")):
-        raise HubError(f"repo id {repo!r} must look like ORG/NAME (set --repo or {REPO_ENV})")
-    return repo
-
-
-def cache_root(cache_dir: str | os.PathLike[str] | None = None) -> Path:
-    """The cache of pulled versions: the argument, else ``HRGLDD_CACHE``, else ~/.cache/hrgldd."""
-    return Path(cache_dir or os.environ.get(CACHE_ENV) or DEFAULT_CACHE).expanduser()
-
-
-def repo_cache(repo: str | None = None, cache_dir: str | os.PathLike[str] | None = None) -> Path:
-    """Folder of one repo inside the cache."""
-    return cache_root(cache_dir) / resolve_repo(repo).replace("/", "--")
 
 
 def endpoint() -> str:
@@ -120,82 +80,11 @@ def offline() -> bool:
 def _api(token: str | None = None):
     from huggingface_hub import HfApi
 
-    from hrgldd_data import __version__
+    from hrgldd_data._version import __version__
 
     return HfApi(
         endpoint=endpoint(), token=token, library_name="hrgldd", library_version=__version__
     )
-
-
-# -- the cache index -------------------------------------------------------------------------------
-def _read_index(folder: Path) -> dict[str, Any]:
-    path = folder / INDEX
-    if not path.is_file():
-        return {"versions": {}}
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError:
-        log.warning("%s is unreadable; pulled versions will be fetched again", path)
-        return {"versions": {}}
-
-
-def _write_index(folder: Path, index: dict[str, Any]) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".index-", suffix=".json")
-    with os.fdopen(fd, "w") as handle:
-        json.dump(index, handle, indent=2, sort_keys=True)
-    os.replace(tmp, folder / INDEX)
-
-
-def cached_versions(
-    repo: str | None = None,
-    cache_dir: str | os.PathLike[str] | None = None,
-    name: str | None = None,
-) -> dict[str, Path]:
-    """Versions pulled from ``repo`` into the cache (verified when pulled), oldest first."""
-    from hrgldd_data.archive import parse_version
-
-    folder = repo_cache(repo, cache_dir)
-    found = {}
-    for version, entry in _read_index(folder)["versions"].items():
-        path = folder / entry["commit"]
-        if (path / "manifest.json").is_file() and (name is None or entry.get("name") == name):
-            found[version] = path
-    return dict(sorted(found.items(), key=lambda item: parse_version(item[0])))
-
-
-# -- changelog -------------------------------------------------------------------------------------
-def parse_changelog(text: str) -> dict[str, VersionInfo]:
-    """Entries of a Hub ``CHANGELOG.md`` written by :func:`format_changelog` (commit left empty)."""
-    entries = {}
-    heads = list(_CHANGELOG_HEAD.finditer(text))
-    for head, nxt in zip(heads, heads[1:] + [None], strict=True):
-        body = text[head.end() : nxt.start() if nxt else len(text)].strip()
-        entries[head.group(1)] = VersionInfo(head.group(1), "", head.group(2), body)
-    return entries
-
-
-def format_changelog(name: str, entries: Iterable[VersionInfo]) -> str:
-    """The Hub ``CHANGELOG.md``: newest version first, one section per version."""
-    from hrgldd_data.archive import parse_version
-
-    lines = [f"# Changelog of {name}", ""]
-    for entry in sorted(entries, key=lambda e: parse_version(e.version), reverse=True):
-        lines += [
-            f"## {entry.version} — {entry.date or 'unknown'}",
-            "",
-            entry.notes.strip() or "(no notes)",
-            "",
-        ]
-    return "\n".join(lines)
-
-
-def release_notes(release: Release) -> str:
-    """The notes a release carries in its attributes (a string or a list of lines)."""
-    notes = release.attrs.get("notes") or ""
-    if isinstance(notes, list | tuple):
-        notes = "\n".join(f"- {line}" for line in notes)
-    return str(notes).strip()
 
 
 # -- publish ---------------------------------------------------------------------------------------
@@ -210,8 +99,6 @@ def git_blob_oid(path: Path) -> str:
 
 def _unchanged(local: Path, remote) -> bool:
     """True when the remote file (a ``RepoFile``) already holds the local bytes."""
-    from hrgldd_data.archive import sha256_file
-
     if remote is None or remote.size != local.stat().st_size:
         return False
     if remote.lfs is not None:
@@ -271,14 +158,9 @@ def publish(
     )
     from huggingface_hub.errors import HfHubHTTPError
 
-    from hrgldd_data.archive import (
-        MANIFEST,
-        ArchiveError,
-        open_archive,
-        parse_version,
-        verify_release,
-    )
+    from hrgldd_data.archive import open_archive
     from hrgldd_data.cards import render_card, render_croissant
+    from hrgldd_data.manifest import MANIFEST
 
     archive = Path(archive)
     repo = resolve_repo(repo)
@@ -434,11 +316,9 @@ def versions(
 
     Offline (``HF_HUB_OFFLINE=1``) this lists the versions pulled into the cache.
     """
-    from hrgldd_data.archive import parse_version
-
     repo = resolve_repo(repo)
     if offline():
-        index = _read_index(repo_cache(repo, cache_dir))["versions"]
+        index = read_index(repo_cache(repo, cache_dir))["versions"]
         found = [
             VersionInfo(v, e["commit"], e.get("date"), e.get("notes", "")) for v, e in index.items()
         ]
@@ -481,8 +361,6 @@ def _remote_changelog(repo: str, commit: str, cache_dir) -> dict[str, VersionInf
 
 def _mismatched(root: Path, manifest: dict[str, Any]) -> list[str]:
     """Manifest files of ``root`` that are missing or do not match their size and sha256."""
-    from hrgldd_data.archive import sha256_file
-
     bad = []
     for rel, entry in sorted(manifest["files"].items()):
         path = root / rel
@@ -510,8 +388,6 @@ def pull(
     """
     from huggingface_hub import hf_hub_download, snapshot_download
     from huggingface_hub.errors import HfHubHTTPError
-
-    from hrgldd_data.archive import ArchiveError, parse_version, read_manifest
 
     repo = resolve_repo(repo)
     version = version.removeprefix("v") if version else None
@@ -578,7 +454,7 @@ def pull(
         raise HubError(f"tag v{version} of {repo} holds a release of version {manifest['version']}")
     changelog = target / CHANGELOG
     notes = parse_changelog(changelog.read_text()).get(version) if changelog.is_file() else None
-    index = _read_index(folder)
+    index = read_index(folder)
     index["repo"] = repo
     index["versions"][version] = {
         "commit": commit,
@@ -586,13 +462,11 @@ def pull(
         "date": notes.date if notes else None,
         "notes": notes.notes if notes else "",
     }
-    _write_index(folder, index)
+    write_index(folder, index)
     return target
 
 
 def _verify_or_raise(path: Path, repo: str, version: str) -> None:
-    from hrgldd_data.archive import ArchiveError, verify_release
-
     try:
         verify_release(path)
     except ArchiveError as err:
@@ -601,127 +475,4 @@ def _verify_or_raise(path: Path, repo: str, version: str) -> None:
         ) from err
 
 
-# -- locating a release ----------------------------------------------------------------------------
-def _pick(refs: dict[str, Path], version: str | None) -> Path | None:
-    if not refs:
-        return None
-    if version is None:
-        return refs[list(refs)[-1]]
-    return refs.get(version)
-
-
-def _in_folder(root: Path, name: str, version: str | None) -> tuple[Path | None, str]:
-    """A release in ``root``: ``root`` itself when it is a release directory (any name), else the
-    given version or the newest of ``name`` below it. Also says what is there, for errors."""
-    from hrgldd_data.archive import MANIFEST, find_releases
-
-    if (root / MANIFEST).is_file():
-        refs = {ref.version: ref.path for ref in find_releases(root)}
-        there = (
-            ", ".join(f"{r.name} {r.version}" for r in find_releases(root))
-            or "an unreadable release"
-        )
-        return _pick(refs, version), f"a release directory holding {there}"
-    every = find_releases(root)
-    refs = {ref.version: ref.path for ref in every if ref.name == name}
-    others = sorted({f"{r.name} {r.version}" for r in every if r.name != name})
-    there = f"versions of {name} there: {', '.join(refs) or 'none'}"
-    if others:
-        there += f"; other releases: {', '.join(others)} (pass name=...)"
-    return _pick(refs, version), there
-
-
-def locate_release(
-    root: str | os.PathLike[str] | None = None,
-    *,
-    version: str | None = None,
-    name: str = "hr_gldd",
-    repo: str | None = None,
-    download: bool = False,
-    verify: bool = False,
-) -> Path:
-    """The directory of a release, found without network access unless ``download=True``.
-
-    Looks, in this order, at: ``root`` when given (a release directory, or a folder holding
-    releases: the given ``version`` or the newest of ``name``); else ``HRGLDD_ARCHIVE`` (same
-    rules); else the cache of versions pulled from ``repo``. When nothing is found and
-    ``download`` is true the version is pulled from the Hub; otherwise
-    :class:`ReleaseNotFoundError` says where it looked and how to get the release. ``verify``
-    recomputes every checksum of the release found.
-    """
-    from hrgldd_data.archive import ArchiveError, verify_release
-
-    version = version.removeprefix("v") if version else None
-    looked: list[str] = []
-    found: Path | None = None
-    pinned = (
-        Path(root)
-        if root is not None
-        else (Path(os.environ[ARCHIVE_ENV]) if os.environ.get(ARCHIVE_ENV) else None)
-    )
-    if pinned is not None:
-        label = "root" if root is not None else ARCHIVE_ENV
-        found, there = _in_folder(pinned.expanduser(), name, version)
-        looked.append(f"{label} {pinned} ({there})")
-    else:
-        looked.append(f"{ARCHIVE_ENV} (unset)")
-        cached = cached_versions(repo, name=name)
-        found = _pick(cached, version)
-        looked.append(
-            f"cache {repo_cache(repo)} of {resolve_repo(repo)} "
-            f"(pulled: {', '.join(cached) or 'none'})"
-        )
-    if found is None and download:
-        found = pull(version, repo)
-    if found is None:
-        wanted = f"{name} {version}" if version else f"any version of {name}"
-        raise ReleaseNotFoundError(
-            f"no release found ({wanted}). Looked at: {'; '.join(looked)}. Fix: run "
-            f"`hrgldd pull{' --version ' + version if version else ''} "
-            f"--repo {resolve_repo(repo)}` "
-            f"(or pass download=True), or set {ARCHIVE_ENV} to a release directory or a folder "
-            "holding releases."
-        )
-    if verify:
-        try:
-            verify_release(found)
-        except ArchiveError as err:
-            raise ArchiveError(f"{err} (found via {looked[-1]})") from err
-    return found
-
-
-def open_release(
-    root: str | os.PathLike[str] | None = None,
-    *,
-    version: str | None = None,
-    name: str = "hr_gldd",
-    repo: str | None = None,
-    download: bool = False,
-    verify: bool = False,
-) -> Release:
-    """Open a release found as :func:`locate_release` finds it (offline unless ``download``)."""
-    from hrgldd_data.archive import open_archive
-
-    path = locate_release(
-        root, version=version, name=name, repo=repo, download=download, verify=verify
-    )
-    return open_archive(path)
-
-
-__all__ = [
-    "ARCHIVE_ENV",
-    "CACHE_ENV",
-    "DEFAULT_REPO",
-    "REPO_ENV",
-    "HubError",
-    "PublishResult",
-    "ReleaseNotFoundError",
-    "VersionInfo",
-    "cached_versions",
-    "locate_release",
-    "open_release",
-    "publish",
-    "pull",
-    "resolve_repo",
-    "versions",
-]
+__all__ = ["CARD_FILES", "PublishResult", "endpoint", "offline", "publish", "pull", "versions"]
