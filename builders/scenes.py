@@ -24,17 +24,12 @@ from rasterio.errors import RasterioIOError
 from rasterio.vrt import WarpedVRT
 from rasterio.warp import calculate_default_transform
 
+from builders.bands import map_bands
 from hrgldd_data.errors import InputError
 from hrgldd_data.schema import BANDS
 
 log = logging.getLogger(__name__)
 
-#: Band order of PlanetScope products by band count, when files carry no band descriptions.
-PLANETSCOPE_BANDS: dict[int, tuple[str, ...]] = {
-    4: ("blue", "green", "red", "nir"),
-    8: ("coastal_blue", "blue", "green_i", "green", "yellow", "red", "rededge", "nir"),
-}
-_SYNONYMS = {"near_infrared": "nir", "nir": "nir", "red": "red", "green": "green", "blue": "blue"}
 _DTYPES = ("uint16", "int16", "uint8")
 
 
@@ -86,36 +81,15 @@ class Scene:
                     yield vrt
 
 
-def _normalise(description: str | None) -> str:
-    return (description or "").strip().lower().replace("-", "_").replace(" ", "_")
-
-
 def band_indexes(
     src: rasterio.io.DatasetReaderBase,
     bands: str | dict[str, int],
     path: Path,
     event_file: Path | None,
-) -> tuple[int, int, int, int]:
-    """1-based indexes of R,G,B,NIR in ``src``: from the event's mapping, descriptions or band count."""
-    where = f" in {event_file}" if event_file else ""
-    example = "{ red = 3, green = 2, blue = 1, nir = 4 }"
-    if isinstance(bands, dict):
-        bad = {k: v for k, v in bands.items() if v > src.count}
-        if bad:
-            raise InputError(
-                f"{path}: has {src.count} bands but imagery.bands{where} asks for {bad}"
-            )
-        return tuple(bands[b] for b in BANDS)  # type: ignore[return-value]
-    described = {_SYNONYMS.get(_normalise(d)): i for i, d in enumerate(src.descriptions, start=1)}
-    if all(b in described for b in BANDS):
-        return tuple(described[b] for b in BANDS)  # type: ignore[return-value]
-    if src.count in PLANETSCOPE_BANDS:
-        order = PLANETSCOPE_BANDS[src.count]
-        return tuple(order.index(b) + 1 for b in BANDS)  # type: ignore[return-value]
-    raise InputError(
-        f"{path}: cannot map its {src.count} band(s) (descriptions {list(src.descriptions)}) to R,G,B,NIR. "
-        f"Expected a 4-band (B,G,R,NIR) or 8-band PlanetScope product, or set imagery.bands{where}, e.g. {example}"
-    )
+) -> tuple[int, ...]:
+    """1-based indexes of R,G,B,NIR in ``src`` (the rule of :func:`builders.bands.map_bands`)."""
+    spec = f"imagery.bands in {event_file}" if event_file else "imagery.bands"
+    return map_bands(src.descriptions, BANDS, bands, source=str(path), spec=spec)
 
 
 def expand_scenes(

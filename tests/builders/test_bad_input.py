@@ -66,7 +66,7 @@ def test_scene_without_crs(project):
 def test_band_count_that_cannot_be_mapped(project):
     project.valid()
     write_scene(project.raw / "testsite" / "scene.tif", count=3)
-    with pytest.raises(InputError, match=r"scene\.tif: cannot map its 3 band\(s\).*imagery\.bands"):
+    with pytest.raises(InputError, match=r"scene\.tif: cannot map its 3 undescribed band\(s\).*imagery\.bands"):
         _build(project)
 
 
@@ -82,7 +82,7 @@ def test_explicit_band_mapping_is_used(project):
 def test_band_mapping_beyond_band_count(project):
     project.valid()
     project.event(extra_imagery="bands = { red = 3, green = 2, blue = 1, nir = 9 }")
-    with pytest.raises(InputError, match=r"has 4 bands but imagery\.bands.*nir"):
+    with pytest.raises(InputError, match=r"has 4 band\(s\) but the band mapping \(set in imagery\.bands.*nir"):
         _build(project)
 
 
