@@ -2,10 +2,13 @@
 
 The card is a Hugging Face dataset ``README.md`` (YAML front matter + Markdown) rendered from
 ``templates/dataset_card.md`` with what the release itself records: events and their Table-1
-statistics, band statistics, split and collection counts, notes. ``croissant.json`` describes
-the same release in Croissant 1.0 JSON-LD (files with their sha256, events and splits as record
-sets). Both are written next to the release and are not listed in its manifest, which covers
-the Zarr files only.
+statistics, band statistics, split and collection counts, notes. Its YAML front matter declares
+the Parquet view of :mod:`hrgldd_data.parquet` (``configs``/``data_files`` and the ``datasets``
+features), so that ``datasets.load_dataset`` and the Hub's dataset viewer read the published
+version. ``croissant.json`` describes the same release in Croissant 1.1 JSON-LD with the
+GeoCroissant 1.0 vocabulary (spatial resolution, bands, CRS): the files with their sha256, the
+events and splits, and one record per patch read from the Parquet view. Both are written next to
+the release and are not listed in its manifest, which covers the Zarr files only.
 
 The card keeps a leaderboard section between ``<!-- leaderboard:start -->`` and
 ``<!-- leaderboard:end -->`` that :func:`update_leaderboard` rewrites.
@@ -24,8 +27,10 @@ from typing import TYPE_CHECKING, Any
 from hrgldd_data.changelog import VersionInfo, release_notes
 from hrgldd_data.citation import PAPER_DOI, ZENODO_DOI, bibtex
 from hrgldd_data.fileio import atomic_write, sha256_file
+from hrgldd_data.hub.cache import resolve_repo
 from hrgldd_data.manifest import MANIFEST
-from hrgldd_data.schema import parse_version
+from hrgldd_data.parquet import DATA_DIR, data_files, preview_bands, yaml_features
+from hrgldd_data.schema import PATCH_SIZE, parse_version
 
 if TYPE_CHECKING:
     from hrgldd_data.archive import Release
@@ -43,6 +48,7 @@ TAGS = [
     "geospatial",
     "disaster-response",
     "zarr",
+    "parquet",
 ]
 #: PlanetScope (Dove) band ranges of the stored bands.
 WAVELENGTHS = {
@@ -51,19 +57,29 @@ WAVELENGTHS = {
     "blue": "455–515 nm",
     "nir": "780–860 nm",
 }
+#: TFDS name (builder/config) of each release name the ``hr_gldd`` builder serves.
+TFDS_NAMES = {"hr_gldd": "hr_gldd", "hr_gldd_sample": "hr_gldd/sample"}
 _LICENSE_URLS = {"cc-by-4.0": "https://creativecommons.org/licenses/by/4.0/"}
-#: JSON-LD context of Croissant 1.0 (as mlcroissant writes it).
+#: Croissant and GeoCroissant versions the metadata conforms to.
+CROISSANT_CONFORMS = [
+    "http://mlcommons.org/croissant/1.1",
+    "http://mlcommons.org/croissant/geo/1.0",
+]
+#: JSON-LD context of Croissant 1.1 (as mlcroissant writes it) plus the GeoCroissant prefix.
 CROISSANT_CONTEXT: dict[str, Any] = {
     "@language": "en",
     "@vocab": "https://schema.org/",
+    "arrayShape": "cr:arrayShape",
     "citeAs": "cr:citeAs",
     "column": "cr:column",
     "conformsTo": "dct:conformsTo",
+    "containedIn": "cr:containedIn",
     "cr": "http://mlcommons.org/croissant/",
     "rai": "http://mlcommons.org/croissant/RAI/",
     "data": {"@id": "cr:data", "@type": "@json"},
     "dataType": {"@id": "cr:dataType", "@type": "@vocab"},
     "dct": "http://purl.org/dc/terms/",
+    "description": {"@container": "@language"},
     "examples": {"@id": "cr:examples", "@type": "@json"},
     "extract": "cr:extract",
     "field": "cr:field",
@@ -71,11 +87,14 @@ CROISSANT_CONTEXT: dict[str, Any] = {
     "fileObject": "cr:fileObject",
     "fileSet": "cr:fileSet",
     "format": "cr:format",
+    "geocr": "http://mlcommons.org/croissant/geo/",
     "includes": "cr:includes",
+    "isArray": "cr:isArray",
     "isLiveDataset": "cr:isLiveDataset",
     "jsonPath": "cr:jsonPath",
     "key": "cr:key",
     "md5": "cr:md5",
+    "name": {"@container": "@language"},
     "parentField": "cr:parentField",
     "path": "cr:path",
     "recordSet": "cr:recordSet",
@@ -132,8 +151,10 @@ def _front_matter(release: Release) -> str:
         "task_ids": ["semantic-segmentation"],
         "size_categories": [size_category(len(release))],
         "tags": TAGS + (["synthetic"] if release.attrs.get("synthetic") else []),
-        # Zarr is not a format the dataset viewer reads; the loaders in the card are the way in.
-        "viewer": False,
+        # The viewer and `datasets` read the Parquet view published beside the Zarr archive.
+        "viewer": True,
+        "configs": [{"config_name": "default", "data_files": data_files(release), "default": True}],
+        "dataset_info": {"config_name": "default", "features": yaml_features(release)},
     }
     return yaml.safe_dump(meta, sort_keys=False, allow_unicode=True)
 
@@ -264,7 +285,9 @@ def render_card(
         "events": _events(release),
         "split_rows": split_rows,
         "collections": _collections(release),
-        "repo": repo,
+        "repo": resolve_repo(repo),
+        "split_names": [split["split"] for split in data_files(release)],
+        "tfds_name": TFDS_NAMES.get(release.name),
         "changelog": _changelog(release, changelog),
         "sources": _sources(release),
         "bibtex": bibtex(),
@@ -276,7 +299,12 @@ def render_card(
 def render_croissant(
     release: Release, *, repo: str | None = None, date_published: str | None = None
 ) -> dict[str, Any]:
-    """Croissant 1.0 JSON-LD of a release: files with sha256, events and splits as record sets."""
+    """Croissant 1.1 + GeoCroissant 1.0 JSON-LD of a release.
+
+    Files with their sha256 (the Zarr archive and the Parquet view), dataset-level spatial
+    resolution and band configuration, and three record sets: ``events``, ``splits`` and
+    ``patches`` (one record per row of the Parquet view, read by ``mlcroissant``).
+    """
     files = [
         {
             "@type": "cr:FileObject",
@@ -302,6 +330,17 @@ def render_croissant(
                 "sha256": entry["sha256"],
             }
         )
+    files.append(
+        {
+            "@type": "cr:FileSet",
+            "@id": "parquet-view",
+            "name": "parquet-view",
+            "description": "Parquet view of the patches, one file per named split (derived from "
+            "the Zarr archive; `datasets` and the dataset viewer read it)",
+            "encodingFormat": "application/x-parquet",
+            "includes": f"{DATA_DIR}/*.parquet",
+        }
+    )
 
     def field(record: str, name: str, kind: str, description: str) -> dict[str, Any]:
         return {
@@ -346,21 +385,25 @@ def render_croissant(
     ]
     license_id = _license(release)
     url = f"https://huggingface.co/datasets/{repo}" if repo else f"https://doi.org/{PAPER_DOI}"
+    n_bands, size = len(release.bands), PATCH_SIZE
+    band_list = ",".join(b.upper() if b == "nir" else b[0].upper() + b[1:] for b in release.bands)
     metadata: dict[str, Any] = {
         "@context": CROISSANT_CONTEXT,
         "@type": "sc:Dataset",
         "name": release.name,
         "description": (release.attrs.get("description") or PRETTY_NAME)
-        + " Stored as a Zarr v3 group: image (N, 4, 128, 128) uint16 R,G,B,NIR reflectance; "
-        "mask (N, 128, 128) "
-        "uint8, 1 = landslide; per-patch site, split, scene, row, col.",
-        "conformsTo": "http://mlcommons.org/croissant/1.0",
+        + f" Stored as a Zarr v3 group: image (N, {n_bands}, {size}, {size}) uint16 "
+        f"{band_list}; mask (N, {size}, {size}) uint8, 1 = landslide; per-patch site, split, "
+        "scene, row, col. Also published as a Parquet view (data/*.parquet), one file per "
+        "named split.",
+        "conformsTo": CROISSANT_CONFORMS,
         "citeAs": bibtex(),
         "license": _LICENSE_URLS.get(license_id, license_id),
         "url": url,
         "version": release.version,
         "keywords": TAGS,
         "isLiveDataset": False,
+        **_geo_properties(release),
         "distribution": files,
         "recordSet": [
             {
@@ -384,11 +427,158 @@ def render_croissant(
                 ],
                 "data": splits,
             },
+            _patch_record_set(release),
         ],
     }
     if date_published:
         metadata["datePublished"] = date_published
     return metadata
+
+
+def _band_configuration(release: Release) -> dict[str, Any]:
+    return {
+        "@type": "geocr:BandConfiguration",
+        "geocr:totalBands": len(release.bands),
+        "geocr:bandNameList": list(release.bands),
+    }
+
+
+def _spectral_bands(release: Release) -> list[dict[str, Any]]:
+    """GeoCroissant ``SpectralBand`` entries of the bands with a known wavelength range."""
+    bands = []
+    for band in release.sensor.bands:
+        if not band.wavelength_nm:
+            continue
+        low, high = band.wavelength_nm
+        bands.append(
+            {
+                "@type": "geocr:SpectralBand",
+                "name": band.name,
+                "geocr:centerWavelength": {
+                    "@type": "QuantitativeValue",
+                    "value": round((low + high) / 2, 1),
+                    "unitText": "nm",
+                },
+                "geocr:bandwidth": {
+                    "@type": "QuantitativeValue",
+                    "value": round(high - low, 1),
+                    "unitText": "nm",
+                },
+            }
+        )
+    return bands
+
+
+def _geo_properties(release: Release) -> dict[str, Any]:
+    """Dataset-level GeoCroissant properties: resolution, bands, and the CRS when it is one.
+
+    Each event keeps its scenes' CRS (UTM zones differ), so the CRS of a patch is a field of the
+    ``patches`` record set; the dataset-level ``geocr:coordinateReferenceSystem`` is given only
+    when every scene shares one.
+    """
+    sensor = release.sensor
+    props: dict[str, Any] = {"geocr:bandConfiguration": _band_configuration(release)}
+    if sensor.resolution_m:
+        props["geocr:spatialResolution"] = {
+            "@type": "QuantitativeValue",
+            "value": sensor.resolution_m,
+            "unitText": "m",
+        }
+    spectral = _spectral_bands(release)
+    if spectral:
+        props["geocr:spectralBandMetadata"] = spectral
+    crs = {scene.get("crs") for scene in release.attrs.get("scenes", [])}
+    if len(crs) == 1 and None not in crs:
+        props["geocr:coordinateReferenceSystem"] = str(next(iter(crs)))
+    return props
+
+
+def _patch_record_set(release: Release) -> dict[str, Any]:
+    """The ``patches`` record set: one record per row of the Parquet view."""
+    n_bands, size = len(release.bands), PATCH_SIZE
+    source = {"fileSet": {"@id": "parquet-view"}}
+
+    def column(name: str, kind: str, description: str, **extra: Any) -> dict[str, Any]:
+        return {
+            "@type": "cr:Field",
+            "@id": f"patches/{name}",
+            "name": name,
+            "description": description,
+            "dataType": kind,
+            "source": {**source, "extract": {"column": name}},
+            **extra,
+        }
+
+    shown = ",".join(release.bands[i] for i in preview_bands(release.bands))
+    return {
+        "@type": "cr:RecordSet",
+        "@id": "patches",
+        "name": "patches",
+        "description": "One record per patch and named split (a patch of a dataset site's test "
+        "split is in `test` and in `test_<site>`), read from the Parquet view.",
+        "key": [{"@id": "patches/view_split"}, {"@id": "patches/patch_id"}],
+        "field": [
+            {
+                "@type": "cr:Field",
+                "@id": "patches/view_split",
+                "name": "view_split",
+                "description": "named split: train, validation, test, test_<site>, unseen_<site>",
+                "dataType": "sc:Text",
+                "source": {
+                    **source,
+                    "extract": {"fileProperty": "filename"},
+                    "transform": {"regex": r"^(.*)-\d{5}-of-\d{5}\.parquet$"},
+                },
+            },
+            column("patch_id", "sc:Text", "stable patch id <site>_s<scene>_r<row>_c<col>"),
+            column("index", "sc:Integer", "patch index in the Zarr archive"),
+            column("site", "sc:Text", "event (site) id"),
+            column("split", "sc:Text", "stored split: train, val, test or unseen"),
+            column("collection", "sc:Integer", "1, 2 or 3 for a scored test set (Table 2)"),
+            column("crs", "sc:Text", "coordinate reference system of the patch (empty: unknown)"),
+            column(
+                "bounds",
+                "sc:Float",
+                "left, bottom, right, top in `crs`",
+                isArray=True,
+                arrayShape="4",
+            ),
+            column(
+                "image",
+                "sc:Integer",
+                f"uint16 reflectance ({n_bands}, {size}, {size}), bands " + ",".join(release.bands),
+                isArray=True,
+                arrayShape=f"{n_bands},{size},{size}",
+                **{
+                    "geocr:bandConfiguration": _band_configuration(release),
+                    **(
+                        {"geocr:spectralBandMetadata": _spectral_bands(release)}
+                        if _spectral_bands(release)
+                        else {}
+                    ),
+                },
+            ),
+            column(
+                "mask",
+                "sc:Integer",
+                f"uint8 ({size}, {size}), 1 = landslide",
+                isArray=True,
+                arrayShape=f"{size},{size}",
+            ),
+            {
+                "@type": "cr:Field",
+                "@id": "patches/preview",
+                "name": "preview",
+                "description": f"8-bit PNG rendering of bands {shown}, 2-98 % stretch",
+                "dataType": "sc:ImageObject",
+                "source": {
+                    **source,
+                    "extract": {"column": "preview"},
+                    "transform": {"jsonPath": "bytes"},
+                },
+            },
+        ],
+    }
 
 
 def write_card(release_path: str | os.PathLike[str]) -> Path:

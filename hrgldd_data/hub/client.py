@@ -242,6 +242,11 @@ def publish(
             files = {rel: archive / rel for rel in manifest["files"]}
             files[MANIFEST] = archive / MANIFEST
             files |= {rel: staging / rel for rel in CARD_FILES}
+            # The Parquet view (data/*.parquet) that `datasets` and the dataset viewer read.
+            from hrgldd_data.parquet import write_parquet_view
+
+            view = write_parquet_view(release, staging)
+            files |= {path.relative_to(staging).as_posix(): path for path in view}
             additions = [
                 CommitOperationAdd(rel, str(path))
                 for rel, path in sorted(files.items())

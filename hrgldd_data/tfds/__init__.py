@@ -34,7 +34,7 @@ def _register_quietly() -> None:
 
 
 class _RegisterAfterImport(importlib.abc.MetaPathFinder):
-    """One-shot finder: lets ``tensorflow_datasets`` import normally, then registers the builders."""
+    """One-shot finder: lets ``tensorflow_datasets`` import, then registers the builders."""
 
     def find_spec(self, fullname, path=None, target=None):  # noqa: D102
         if fullname != _TFDS:

@@ -19,6 +19,15 @@ from hrgldd_data.hub import publish, pull, versions
 from hrgldd_data.manifest import read_manifest, verify_release
 
 SHARD = "image/c/0/0/0/0"  # first image shard of every test release
+#: Named splits of the test releases, each published as one Parquet file (hrgldd_data.parquet).
+PARQUET_SPLITS = (
+    "train",
+    "validation",
+    "test",
+    "test_alpha_2018",
+    "test_beta_2019",
+    "unseen_gamma_2021",
+)
 
 
 def _gets(server, path: str) -> list[dict[str, str]]:
@@ -44,7 +53,7 @@ def test_publish_tag_pull_verify_offline(hub, releases, monkeypatch, tmp_path):
         "croissant.json",
         "CHANGELOG.md",
         ".gitattributes",
-    }
+    } | {f"data/{split}-00000-of-00001.parquet" for split in PARQUET_SPLITS}
     card = tagged["README.md"].decode()
     front = yaml.safe_load(card.split("---")[1])
     assert front["license"] == "cc-by-4.0" and front["task_categories"] == ["image-segmentation"]
