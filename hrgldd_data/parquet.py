@@ -15,7 +15,7 @@ in ``test`` and in ``test_<site>``):
 image      Array3D (bands, 128, 128) uint16: reflectance as stored, release band order
 mask       Array2D (128, 128) uint8: 1 = landslide
 preview    Image (PNG, 8-bit): true colour where the release has red, green and blue,
-           else false colour (NIR, R, G), each band stretched 2-98 % per patch
+           else false colour (NIR, R, G) or grey, each band stretched 2-98 % per patch
 site       event id            split       stored split (train, val, test, unseen)
 collection 1, 2 or 3 for a scored test set, else null
 patch_id   stable patch id     index       patch index in the release
@@ -41,7 +41,8 @@ import numpy as np
 
 from hrgldd_data.errors import InputError
 from hrgldd_data.fileio import atomic_path
-from hrgldd_data.schema import FALSE_COLOUR_BANDS, RGB_BANDS, SPLITS
+from hrgldd_data.rendering import display_bands, stretch, to_uint8
+from hrgldd_data.schema import SPLITS
 from hrgldd_data.views import NamedSplit, named_splits
 
 if TYPE_CHECKING:
@@ -72,11 +73,9 @@ def data_files(release: Release) -> list[dict[str, str]]:
 
 
 def preview_bands(bands: list[str]) -> list[int]:
-    """Indices of the bands shown in the preview: R,G,B, else NIR,R,G, else the first (grey)."""
-    for wanted in (RGB_BANDS, FALSE_COLOUR_BANDS):
-        if set(wanted) <= set(bands):
-            return [bands.index(b) for b in wanted]
-    return [0, 0, 0] if len(bands) < 3 else [0, 1, 2]
+    """Indices of the bands the preview shows: R,G,B where present, else the product's picture
+    rule (:func:`hrgldd_data.rendering.display_bands`: NIR,R,G, else the first band in grey)."""
+    return display_bands(bands, prefer="true")[1]
 
 
 def features(release: Release) -> dict[str, Any]:
@@ -125,15 +124,8 @@ def render_preview(image: np.ndarray, band_index: list[int]) -> bytes:
     """An 8-bit PNG of three bands of one patch (C, H, W), 2-98 % stretch per band."""
     from PIL import Image
 
-    picked = image[band_index].astype(np.float64)
-    rgb = np.empty((*picked.shape[1:], 3), dtype=np.uint8)
-    for c in range(3):
-        band = picked[c]
-        lo, hi = np.percentile(band, (2, 98))
-        scaled = (band - lo) / (hi - lo) if hi > lo else np.zeros_like(band)
-        rgb[..., c] = np.round(np.clip(scaled, 0, 1) * 255).astype(np.uint8)
     buffer = io.BytesIO()
-    Image.fromarray(rgb, mode="RGB").save(buffer, format="PNG")
+    Image.fromarray(to_uint8(stretch(image, band_index)), mode="RGB").save(buffer, format="PNG")
     return buffer.getvalue()
 
 
