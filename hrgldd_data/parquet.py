@@ -125,7 +125,7 @@ def render_preview(image: np.ndarray, band_index: list[int]) -> bytes:
     from PIL import Image
 
     buffer = io.BytesIO()
-    Image.fromarray(to_uint8(stretch(image, band_index)), mode="RGB").save(buffer, format="PNG")
+    Image.fromarray(to_uint8(stretch(image, band_index))).save(buffer, format="PNG")
     return buffer.getvalue()
 
 

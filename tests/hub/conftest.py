@@ -57,6 +57,7 @@ def hub(tmp_path, monkeypatch):
         monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))
         monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
         monkeypatch.setenv("HF_HUB_DISABLE_XET", "1")
+        monkeypatch.setenv("HF_UPDATE_DOWNLOAD_COUNTS", "0")
         monkeypatch.setenv("HRGLDD_CACHE", str(tmp_path / "cache"))
         # huggingface_hub reads these at import time: make sure the already-imported copy agrees.
         monkeypatch.setattr(constants, "ENDPOINT", server.endpoint)
@@ -68,6 +69,14 @@ def hub(tmp_path, monkeypatch):
         monkeypatch.setattr(
             constants, "HF_STORED_TOKENS_PATH", str(tmp_path / "hf_home" / "stored_tokens")
         )
+        # Hugging Face `datasets` also reads the endpoint (and its cache) when it is imported.
+        datasets_config = sys.modules.get("datasets.config")
+        if datasets_config is not None:
+            resolve = server.endpoint + "/datasets/{repo_id}/resolve/{revision}/{path}"
+            monkeypatch.setattr(datasets_config, "HF_ENDPOINT", server.endpoint)
+            monkeypatch.setattr(datasets_config, "HUB_DATASETS_URL", resolve)
+            monkeypatch.setattr(datasets_config, "HF_DATASETS_CACHE", tmp_path / "hf_datasets")
+            monkeypatch.setattr(datasets_config, "HF_UPDATE_DOWNLOAD_COUNTS", False)  # S3 ping
         yield server
 
 

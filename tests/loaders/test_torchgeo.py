@@ -332,62 +332,16 @@ def test_collate_matches_default_collate_without_copying(tiny_release):
     assert sum(len(b["image"]) for b in dm.train_dataloader()) == 12
 
 
-def _probabilities(task, datamodule):
-    """The task's landslide probabilities of every test patch, through the datamodule's pipeline."""
-    indices, probs = [], []
-    with torch.no_grad():
-        for _, dataset in datamodule.test_sets:
-            for batch in torch.utils.data.DataLoader(
-                dataset, batch_size=5, collate_fn=HRGLDD.collate
-            ):
-                image = datamodule.aug({"image": batch["image"]})["image"]
-                probs.append(task.landslide_probability(task(image)).numpy())
-                indices.append(batch["index"].numpy())
-    indices, probs = np.concatenate(indices), np.concatenate(probs)
-    first = {int(i): n for n, i in reversed(list(enumerate(indices)))}
-    keep = sorted(first)
-    return np.array(keep), probs[[first[i] for i in keep]]
-
-
 def test_task_scores_each_test_set_as_the_evaluator_does(tiny_release):
     """The stock trainer's test loop gives, per test set, the product's evaluator's scores."""
-    from lightning.pytorch import Trainer
+    from per_test_set import check_per_test_set_scores
 
-    from baselines.evaluate import score_test_sets
-
-    torch.manual_seed(0)
-    task = tg.HRGLDDSegmentationTask(
-        model="fcn", num_filters=8, in_channels=4, task="binary", loss="bce"
-    )
-    datamodule = HRGLDDDataModule(root=tiny_release, batch_size=3)
-    datamodule.setup("test")
-    # put the untrained model's decision boundary inside its output range: half the pixels
-    # landslide, so that every test set gets a different, non-trivial score
-    task.eval()
-    _, probs = _probabilities(task, datamodule)
-    last = [m for m in task.model.modules() if isinstance(m, torch.nn.Conv2d)][-1]
-    with torch.no_grad():
-        last.bias -= torch.logit(torch.tensor(float(np.median(probs)))).item()
-    indices, probs = _probabilities(task, datamodule)
-    assert 0.2 < (probs > 0.5).mean() < 0.8
-
-    trainer = Trainer(logger=False, enable_progress_bar=False, enable_model_summary=False)
-    logged = trainer.test(task, datamodule, verbose=False)[0]
-    release = open_archive(tiny_release)
-    expected = {
-        f"c{row['collection']}/{row['test_set']}": row
-        for row in score_test_sets(release, release.test_sets(), indices, probs)
+    assert set(check_per_test_set_scores(tiny_release)) == {
+        "c1/test",
+        "c2/alpha_2018",
+        "c2/beta_2019",
+        "c3/gamma_2021",
     }
-    assert list(task.test_scores) == datamodule.test_set_keys == list(expected)
-    f1s = set()
-    for key, row in expected.items():
-        for metric in ("precision", "recall", "f1", "iou"):
-            assert task.test_scores[key][metric] == pytest.approx(row[metric], abs=1e-6), key
-            assert logged[f"{key}/{metric}"] == pytest.approx(row[metric], abs=1e-6), key
-        assert f"{key}/loss" in trainer.logged_metrics
-        f1s.add(round(row["f1"], 6))
-    assert len(f1s) == len(expected), "each test set has its own score (nothing pooled)"
-    assert not [k for k in trainer.logged_metrics if "dataloader_idx" in k]
 
 
 def test_lightning_cli_config_trains_a_baseline(tiny_release, tmp_path):
