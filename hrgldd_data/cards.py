@@ -599,8 +599,9 @@ def _patch_record_set(release: Release) -> dict[str, Any]:
             ),
             column(
                 "image",
-                "sc:Integer",
-                f"uint16 reflectance ({n_bands}, {size}, {size}), bands " + ",".join(release.bands),
+                "sc:Float" if release.dtype.kind == "f" else "sc:Integer",
+                f"{release.dtype.name} ({n_bands}, {size}, {size}), bands "
+                + ",".join(release.bands),
                 isArray=True,
                 arrayShape=f"{n_bands},{size},{size}",
                 **{

@@ -12,7 +12,7 @@ with the named splits of :mod:`hrgldd_data.views` (``train``, ``validation``, ``
 in ``test`` and in ``test_<site>``):
 
 ========== ============================================================================
-image      Array3D (bands, 128, 128) uint16: reflectance as stored, release band order
+image      Array3D (bands, 128, 128), the release's dtype and band order, values as stored
 mask       Array2D (128, 128) uint8: 1 = landslide
 preview    Image (PNG, 8-bit): true colour where the release has red, green and blue,
            else false colour (NIR, R, G) or grey, each band stretched 2-98 % per patch
@@ -84,7 +84,11 @@ def features(release: Release) -> dict[str, Any]:
     _, _, height, width = release.group["image"].shape
     text = {"dtype": "string", "_type": "Value"}
     return {
-        "image": {"shape": [n_bands, height, width], "dtype": "uint16", "_type": "Array3D"},
+        "image": {
+            "shape": [n_bands, height, width],
+            "dtype": release.dtype.name,
+            "_type": "Array3D",
+        },
         "mask": {"shape": [height, width], "dtype": "uint8", "_type": "Array2D"},
         "preview": {"_type": "Image"},
         "site": text,

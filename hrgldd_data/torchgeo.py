@@ -132,7 +132,7 @@ class HRGLDD(NonGeoDataset):
         self,
         root: str | os.PathLike[str] | None = None,
         split: str = "train",
-        bands: Sequence[str] = BANDS,
+        bands: Sequence[str] | None = None,
         transforms: Transform | None = None,
         download: bool = False,
         checksum: bool = False,
@@ -151,7 +151,8 @@ class HRGLDD(NonGeoDataset):
                 ``None`` looks where :func:`hrgldd_data.resolve.locate_release` looks
                 (``$HRGLDD_ARCHIVE``, ``./data/releases``, the cache of pulled versions).
             split: one of ``train``, ``val``, ``test``.
-            bands: bands to return, in this order.
+            bands: bands to return, in this order; every band of the release by default
+                (HR-GLDD: red, green, blue, nir; imported releases have their own).
             transforms: a function that takes a sample dict and returns a transformed one.
             download: when no release matches, pull it from the Hugging Face Hub into hrgldd's
                 cache (verified against its manifest) and, when ``root`` is given, link it into
@@ -182,12 +183,6 @@ class HRGLDD(NonGeoDataset):
             raise ValueError(
                 f"collection={collection} selects a test set: use split='test', not {split!r}"
             )
-        bad = [b for b in bands if b not in self.all_bands]
-        if bad or not bands:
-            raise ValueError(
-                f"bands must be a non-empty subset of {list(self.all_bands)}, got {list(bands)}"
-            )
-
         self.root = root
         self.split = split
         self.collection = collection
@@ -195,7 +190,7 @@ class HRGLDD(NonGeoDataset):
             [sites] if isinstance(sites, str) else (list(sites) if sites is not None else None)
         )
         self.version = version
-        self.bands = tuple(bands)
+        self.bands = tuple(bands) if bands is not None else None
         self.transforms = transforms
         self.download = download
         self.checksum = checksum
@@ -204,10 +199,20 @@ class HRGLDD(NonGeoDataset):
 
         self.release = open_archive(self._locate(), verify=checksum)
         self.version = self.release.version
+        self.all_bands = tuple(self.release.bands)
+        if self.bands is None:
+            self.bands = self.all_bands
+        bad = [b for b in self.bands if b not in self.all_bands]
+        if bad or not self.bands:
+            raise ValueError(
+                f"bands must be a non-empty subset of the release's {list(self.all_bands)}, "
+                f"got {list(self.bands)}"
+            )
         self.indices = self._select(self.release)
         self._band_index = [self.release.bands.index(b) for b in self.bands]
-        self._images: np.ndarray | None = None
+        self._images: np.ndarray | None = None  # every patch (memory map) or the selection
         self._masks: np.ndarray | None = None
+        self._rows = np.arange(0)  # selection index -> row of _images/_masks
         self._geo: tuple[list[str], np.ndarray] | None = None
         self._site_names: list[str] = []
 
@@ -284,22 +289,24 @@ class HRGLDD(NonGeoDataset):
 
     # -- data ----------------------------------------------------------------------------------
     def preload(self) -> HRGLDD:
-        """Decode the selected patches into memory now (otherwise done on first access)."""
+        """Make the selected patches readable now (otherwise done on first access).
+
+        The release's decoded copy in hrgldd's cache is memory-mapped
+        (:mod:`hrgldd_data.decoded`; written by the first dataset that reads the release);
+        without it (``HRGLDD_DECODED_CACHE=0``, no space) the selected patches are decoded into
+        memory, whole shards at a time (:mod:`hrgldd_data.shards`).
+        """
         if self._images is None:
-            # whole shards at a time, straight from the files: far faster than Zarr's per-patch
-            # pipeline (see hrgldd_data.shards)
-            images, masks = read_patches(self.release, self.indices)
-            if self._band_index != list(range(images.shape[1])):
-                images = images[:, self._band_index]
-            self._images = np.ascontiguousarray(images)
-            self._masks = np.ascontiguousarray(masks)
-            crs, bounds = [], np.full((self.indices.size, 4), np.nan)
-            for k, i in enumerate(self.indices):
-                geo = self.release.bounds(int(i))
-                crs.append(geo[0] if geo else "")
-                if geo:
-                    bounds[k] = geo[1]
-            self._geo = (crs, bounds)
+            from hrgldd_data.decoded import decoded_arrays
+
+            decoded = decoded_arrays(self.release)
+            if decoded is not None:
+                self._images, self._masks = decoded
+                self._rows = self.indices
+            else:
+                self._images, self._masks = read_patches(self.release, self.indices)
+                self._rows = np.arange(self.indices.size)
+            self._geo = _patch_bounds(self.release, self.indices)
             names, codes = self.release.sites, self.release.table["site"][self.indices]
             self._site_names = [names[int(c)] for c in codes]
         return self
@@ -332,8 +339,17 @@ class HRGLDD(NonGeoDataset):
         idx = np.where(idx < 0, idx + n, idx)
         self.preload()
         assert self._images is not None and self._masks is not None and self._geo is not None
-        images = torch.from_numpy(self._images[idx].astype(np.float32)).unbind(0)
-        masks = torch.from_numpy(self._masks[idx].astype(np.int64)).unbind(0)
+        rows = self._rows[idx]
+        order = np.argsort(rows, kind="stable")  # ascending rows read a memory map in order
+        images = np.empty((idx.size, len(self.bands), *self._images.shape[2:]), np.float32)
+        picked = self._images[rows[order]]
+        if self._band_index != list(range(picked.shape[1])):
+            picked = picked[:, self._band_index]
+        images[order] = picked
+        masks = np.empty((idx.size, *self._masks.shape[1:]), np.int64)
+        masks[order] = self._masks[rows[order]]
+        images = torch.from_numpy(images).unbind(0)
+        masks = torch.from_numpy(masks).unbind(0)
         crs_list, bounds_all = self._geo
         bounds = torch.from_numpy(bounds_all[idx]).unbind(0)
         sites = self._site_names
@@ -369,9 +385,11 @@ class HRGLDD(NonGeoDataset):
         return batch
 
     def __getstate__(self) -> dict[str, Any]:
-        """Pickle without the open Zarr group (spawned workers reopen the release by path)."""
+        """Pickle without the open Zarr group or memory maps (spawned workers reopen by path)."""
         state = self.__dict__.copy()
         state["release"] = str(self.release.path)
+        if isinstance(self._images, np.memmap):
+            state["_images"] = state["_masks"] = None
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -422,6 +440,35 @@ class HRGLDD(NonGeoDataset):
         if suptitle is not None:
             fig.suptitle(suptitle)
         return fig
+
+
+def _patch_bounds(release: Release, indices: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """CRS and (left, bottom, right, top) of patches, vectorized; as :meth:`Release.bounds`."""
+    crs = [""] * indices.size
+    bounds = np.full((indices.size, 4), np.nan)
+    scenes = release.table["scene"][indices]
+    known = scenes >= 0
+    if not known.any():
+        return crs, bounds
+    info = release.attrs["scenes"]
+    transforms = np.array([scene["transform"][:6] for scene in info], dtype=np.float64)
+    a, b, c, d, e, f = transforms[scenes[known]].T
+    col = release.table["col"][indices][known].astype(np.float64)
+    row = release.table["row"][indices][known].astype(np.float64)
+    c, f = a * col + b * row + c, d * col + e * row + f  # the window's origin
+    size = float(PATCH_SIZE)
+    # rasterio.transform.array_bounds: exact for north-up transforms, corner hull otherwise
+    xs = np.stack([c, c + b * size, c + a * size + b * size, c + a * size])
+    ys = np.stack([f, f + e * size, f + d * size + e * size, f + d * size])
+    north_up = (b == 0) & (d == 0)
+    west = np.where(north_up, c, xs.min(0))
+    south = np.where(north_up, f + e * size, ys.min(0))
+    east = np.where(north_up, c + a * size, xs.max(0))
+    north = np.where(north_up, f, ys.max(0))
+    bounds[known] = np.stack([west, south, east, north], axis=1)
+    for k, scene in zip(np.flatnonzero(known).tolist(), scenes[known].tolist(), strict=True):
+        crs[k] = info[scene]["crs"]
+    return crs, bounds
 
 
 def _rows_of(values: list[Any]) -> Tensor | None:
