@@ -45,7 +45,9 @@ def resolve_release(spec: str | None, *, name: str | None = None, progress: bool
     locally or pulled from the Hub); the embedded synthetic sample, built into ``data/releases``,
     only when nothing was asked for and no release is found at all."""
     try:
-        path = resolve_release_arg(spec, name=name, download=spec is not None)
+        path = resolve_release_arg(
+            spec, name=name, download=spec is not None, name_option="--release-name"
+        )
     except ReleaseNotFoundError:
         if spec is not None or name is not None:
             raise

@@ -112,7 +112,9 @@ class HRGLDD(NonGeoDataset):
             bands: bands to return, in this order.
             transforms: a function that takes a sample dict and returns a transformed one.
             download: pull the release from the Hugging Face Hub when it is not found locally.
-            checksum: verify every file of the release against its manifest first.
+            checksum: re-hash every file of the release first. Without it the release is still
+                checked against its manifest (sizes, no unlisted files, and each file's sha256
+                once, remembered under ``$HRGLDD_CACHE``).
             name: release name (``hr_gldd``; ``hr_gldd_sample`` for the sample release); by
                 default the name of a release directory given as ``root``, else ``hr_gldd``.
 
@@ -151,7 +153,11 @@ class HRGLDD(NonGeoDataset):
 
         try:
             self.release = open_release(
-                root, version=version, name=name, download=download, verify=checksum
+                root,
+                version=version,
+                name=name,
+                download=download,
+                verify="full" if checksum else True,
             )
         except ReleaseNotFoundError as err:
             raise DatasetNotFoundError(self) from err
