@@ -43,7 +43,7 @@ import numpy as np
 from baselines.evaluate import score_test_sets, scored_indices
 from baselines.leaderboard import Leaderboard
 from hrgldd_data.archive import Release
-from hrgldd_data.errors import InputError
+from hrgldd_data.errors import HrglddError
 from hrgldd_data.schema import PATCH_SIZE
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$")
@@ -55,7 +55,7 @@ SPARE_ROWS = 64
 MAX_ZARR_FILES = 10_000
 
 
-class SubmissionError(InputError):
+class SubmissionError(HrglddError, ValueError):
     """A submission was refused; the message names the file, the problem and the fix."""
 
 
