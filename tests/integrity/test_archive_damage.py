@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import DAMAGES, snapshot
+from damage import DAMAGES, snapshot
 
 import hrgldd_data
 from hrgldd_cli import cli

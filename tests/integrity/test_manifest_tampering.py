@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import snapshot
+from damage import snapshot
 
 from hrgldd_cli import cli
 from hrgldd_data.archive import open_archive

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import snapshot
+from damage import snapshot
 from factories import make_release
 
 from hrgldd_data.hub.cache import record_pull, repo_cache

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import snapshot
+from damage import snapshot
 
 pytest.importorskip("torch")
 from baselines import submission as submission_module  # noqa: E402

@@ -7,7 +7,7 @@ import os
 import shutil
 
 import pytest
-from conftest import snapshot
+from damage import snapshot
 
 import hrgldd_data.manifest as manifest_module
 from hrgldd_data.archive import open_archive
