@@ -119,7 +119,8 @@ class HRGLDD(NonGeoDataset):
                 default the name of a release directory given as ``root``, else ``hr_gldd``.
 
         Raises:
-            ValueError: if ``split``, ``collection``, ``sites`` or ``bands`` is not one of the choices.
+            ValueError: if ``split``, ``collection``, ``sites`` or ``bands`` is not a choice.
+            ArchiveError: if the release does not match its manifest (the message names the file).
             DatasetNotFoundError: if no release is found and ``download`` is false.
         """
         if split not in self.splits:
@@ -273,10 +274,10 @@ class HRGLDD(NonGeoDataset):
 
     @staticmethod
     def collate(samples: Sequence[Sample]) -> dict[str, Any]:
-        """``default_collate``, except that a batch made by :meth:`__getitems__` is not copied again.
+        """``default_collate``, except that a batch made by :meth:`__getitems__` is not copied.
 
-        Images, masks and bounds that are, in order, the rows of one batch tensor are returned as that
-        tensor; anything else (e.g. after ``transforms``) is stacked as usual. The datamodule
+        Images, masks and bounds that are, in order, the rows of one batch tensor are returned as
+        that tensor; anything else (e.g. after ``transforms``) is stacked as usual. The datamodule
         uses this; with a plain DataLoader pass ``collate_fn=HRGLDD.collate`` for the same speed.
         """
         batch: dict[str, Any] = {}
@@ -300,7 +301,8 @@ class HRGLDD(NonGeoDataset):
     def __str__(self) -> str:
         """Short description: release, selection and size."""
         what = f"collection {self.collection}" if self.collection else f"split {self.split}"
-        return f"HRGLDD {self.release.name} {self.release.version}: {what}, sites={self.sites}, {len(self)} patches"
+        release = f"{self.release.name} {self.release.version}"
+        return f"HRGLDD {release}: {what}, sites={self.sites}, {len(self)} patches"
 
     # -- plotting ------------------------------------------------------------------------------
     def plot(self, sample: Sample, show_titles: bool = True, suptitle: str | None = None) -> Figure:
