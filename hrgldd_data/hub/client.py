@@ -216,7 +216,9 @@ def _remote_leaderboards(api, repo: str, head: str | None, remote: dict[str, Any
     for rel in sorted(remote):
         match = _BOARD_RE.match(rel)
         if match and match.group(2) == "md":
-            boards[match.group(1)] = _download(api, repo, head, rel, folder).read_text()
+            boards[match.group(1)] = _fetch_verified(
+                api, repo, head, rel, remote, folder
+            ).read_text()
     return boards
 
 
@@ -280,7 +282,7 @@ def publish(
         with tempfile.TemporaryDirectory(prefix="hrgldd-publish-") as staging:
             staging = Path(staging)
             if CHANGELOG in remote:
-                old = _download(api, repo, head, CHANGELOG, staging / "remote")
+                old = _fetch_verified(api, repo, head, CHANGELOG, remote, staging / "remote")
                 entries = parse_changelog(old.read_text())
             boards = _remote_leaderboards(api, repo, head, remote, staging / "remote")
             previous = entries.get(version)
@@ -382,7 +384,7 @@ def published_manifest(version: str, repo: str | None = None) -> PublishedManife
     try:
         tree = _remote_tree(api, repo, commit)
         with tempfile.TemporaryDirectory(prefix="hrgldd-manifest-") as tmp:
-            path = _fetch_listing(api, repo, commit, MANIFEST, tree, Path(tmp), None)
+            path = _fetch_verified(api, repo, commit, MANIFEST, tree, Path(tmp), None)
             manifest = read_manifest(path.parent)
             digest = sha256_file(path)
     except HfHubHTTPError as err:
@@ -455,7 +457,8 @@ def publish_leaderboard(
             staging = Path(tmp)
             boards = _remote_leaderboards(api, repo, head, remote, staging / "remote")
             boards[version] = markdown
-            card_text = _download(api, repo, head, "README.md", staging / "remote").read_text()
+            card = _fetch_verified(api, repo, head, "README.md", remote, staging / "remote")
+            card_text = card.read_text()
             try:
                 card_text = replace_leaderboard(card_text, leaderboard_section(boards))
             except ValueError as err:
@@ -471,7 +474,9 @@ def publish_leaderboard(
                 target = out / rel
                 target.write_bytes(data.encode() if isinstance(data, str) else data)
             if DERIVED in remote:
-                remote_derived = _download(api, repo, head, DERIVED, staging / "remote")
+                remote_derived = _fetch_verified(
+                    api, repo, head, DERIVED, remote, staging / "remote"
+                )
                 derived = json.loads(remote_derived.read_text())
                 derived["files"]["README.md"] = {
                     "sha256": sha256_file(out / "README.md"),
@@ -566,22 +571,13 @@ def versions(
 
 
 def _remote_changelog(repo: str, commit: str, cache_dir) -> dict[str, VersionInfo]:
-    from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import EntryNotFoundError
-
-    folder = repo_cache(repo, cache_dir) / ".changelogs" / commit
-    try:
-        path = hf_hub_download(
-            repo,
-            CHANGELOG,
-            repo_type="dataset",
-            revision=commit,
-            local_dir=folder,
-            endpoint=endpoint(),
-        )
-    except EntryNotFoundError:
+    api = _api()
+    tree = _remote_tree(api, repo, commit)
+    if CHANGELOG not in tree:
         return {}
-    return parse_changelog(Path(path).read_text())
+    folder = repo_cache(repo, cache_dir) / ".changelogs" / commit
+    path = _fetch_verified(api, repo, commit, CHANGELOG, tree, folder)
+    return parse_changelog(path.read_text())
 
 
 def _matches_remote(path: Path, remote) -> bool:
@@ -593,11 +589,18 @@ def _matches_remote(path: Path, remote) -> bool:
     return git_blob_oid(path) == remote.blob_id
 
 
-def _fetch_listing(
-    api, repo: str, commit: str, rel: str, tree: dict[str, Any], folder: Path, sha256: str | None
+def _fetch_verified(
+    api,
+    repo: str,
+    commit: str,
+    rel: str,
+    tree: dict[str, Any],
+    folder: Path,
+    sha256: str | None = None,
 ) -> Path:
-    """Download manifest.json or derived.json and check it against the tree (and ``sha256``);
-    a bad transfer is fetched once more, then refused and removed."""
+    """Download one file and check it against the Hub's tree (and ``sha256``); a bad transfer
+    (or a stale copy that huggingface_hub took from its own cache) is fetched once more, then
+    refused and removed. Used for every file read from the Hub outside the archive's download."""
     if rel not in tree:
         raise HubError(f"{repo} commit {commit[:12]} has no {rel}: it is not an HR-GLDD release")
 
@@ -699,13 +702,13 @@ def _download_release(
         remember_moved(target, staging)
     tree = _remote_tree(api, repo, commit)
     recorded = known.get("manifest_sha256") if known else None
-    manifest_path = _fetch_listing(api, repo, commit, MANIFEST, tree, staging, recorded)
+    manifest_path = _fetch_verified(api, repo, commit, MANIFEST, tree, staging, recorded)
     manifest_sha = sha256_file(manifest_path)
     derived_sha = None
     try:
         manifest = read_manifest(staging)
         if DERIVED in tree:
-            derived_path = _fetch_listing(api, repo, commit, DERIVED, tree, staging, None)
+            derived_path = _fetch_verified(api, repo, commit, DERIVED, tree, staging, None)
             derived_sha = sha256_file(derived_path)
         else:
             (staging / DERIVED).unlink(missing_ok=True)

@@ -261,3 +261,50 @@ def test_an_interrupted_staging_copy_is_never_offered(hub, releases):
         hrgldd_data.open_release(staging.parent.parent, version="1.0.0")
     shutil.rmtree(staging)
     verify_release(pull("1.0.0", REPO))
+
+
+def _poison_hf_cache(commit: str, files: dict[str, bytes]) -> None:
+    """Put wrong files for ``commit`` into huggingface_hub's own cache (a stale or shared one)."""
+    from huggingface_hub import constants
+
+    snapshot = Path(constants.HF_HUB_CACHE) / "datasets--test-org--hr-gldd" / "snapshots" / commit
+    for rel, data in files.items():
+        (snapshot / rel).parent.mkdir(parents=True, exist_ok=True)
+        (snapshot / rel).write_bytes(data)
+
+
+def test_a_poisoned_huggingface_cache_never_reaches_the_pull(hub, releases):
+    published = publish(releases["1.0.0"], REPO)
+    _poison_hf_cache(
+        published.commit,
+        {"manifest.json": b"{}", SHARD: b"\0" * 100, "README.md": b"# poisoned card\n"},
+    )
+    path = pull("1.0.0", REPO)
+    verify_release(path)
+    assert (path / "README.md").read_bytes() == hub.files(REPO, published.commit)["README.md"]
+
+
+def test_a_poisoned_huggingface_cache_never_reaches_a_published_card(hub, releases, tmp_path):
+    pytest.importorskip("torch")
+    import numpy as np
+
+    from baselines.run import main as run_main
+    from baselines.submission import expected_ids
+    from hrgldd_data.archive import open_archive
+
+    published = publish(releases["1.0.0"], REPO)
+    markers = b"<!-- leaderboard:start -->\n<!-- leaderboard:end -->\n"
+    _poison_hf_cache(published.commit, {"README.md": b"# poisoned card\n" + markers})
+    opened = open_archive(releases["1.0.0"])
+    indices, ids = expected_ids(opened)
+    preds = tmp_path / "p.npz"
+    np.savez_compressed(preds, ids=np.asarray(ids, dtype=str), masks=opened.read(indices)[1])
+    out = tmp_path / "out"
+    args = ["--release", str(releases["1.0.0"]), "--out", str(out), "--submission", str(preds)]
+    assert CliRunner().invoke(run_main, [*args, "--name", "p", "--no-progress"]).exit_code == 0
+    result = CliRunner().invoke(
+        cli, ["publish-leaderboard", str(out / "hr_gldd-1.0.0"), "--repo", REPO]
+    )
+    assert result.exit_code == 0, result.output
+    card = hub.files(REPO, "main")["README.md"].decode()
+    assert "poisoned" not in card and card.startswith("---\n") and "| p |" in card
