@@ -20,6 +20,7 @@ from hrgldd_data.errors import HrglddError
 COMMANDS: dict[str, str] = {
     "sample": "hrgldd_cli.releases:sample",
     "build": "hrgldd_cli.releases:build",
+    "import-patches": "hrgldd_cli.releases:import_patches_cmd",
     "import-legacy": "hrgldd_cli.releases:import_legacy_cmd",
     "verify": "hrgldd_cli.releases:verify",
     "info": "hrgldd_cli.releases:info",

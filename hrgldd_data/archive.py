@@ -3,9 +3,11 @@
 Layout of a release directory ``<root>/<name>-<version>/``::
 
     zarr.json            group attributes (see ``Release.attrs``)
-    image/               (N, 4, 128, 128) uint16, R,G,B,NIR reflectance as delivered
+    image/               (N, bands, 128, 128) of ``attrs["dtype"]``: HR-GLDD stores uint16
+                         R,G,B,NIR reflectance as delivered; others say what they store
+                         (``Release.sensor``, ``bands``, ``dtype``, ``nodata``)
     mask/                (N, 128, 128) uint8, 1 = landslide
-    site/ split/ scene/  (N,) int16 / uint8 / int16 codes into attrs["sites"], SPLITS,
+    site/ split/ scene/  (N,) int16 / uint8 / int32 codes into attrs["sites"], SPLITS and
                          attrs["scenes"]
     row/ col/            (N,) int32 window origin (pixels) in its scene; -1 when unknown
     manifest.json        sha256 and size of every Zarr file above (zarr.json included), counts
@@ -244,6 +246,18 @@ class Release:
         return PLANETSCOPE.with_bands(self.bands)
 
     @property
+    def dtype(self) -> np.dtype:
+        """dtype of the stored images (format-1 releases: uint16)."""
+        return np.dtype(self.attrs.get("dtype", "uint16"))
+
+    @property
+    def nodata(self) -> float | int | None:
+        """Stored value marking no data: 0 for PlanetScope uint16, None, or NaN for float."""
+        from hrgldd_data.writer import nodata_value
+
+        return nodata_value(self.attrs.get("nodata", 0))
+
+    @property
     def sites(self) -> list[str]:
         """Site ids in code order (``table['site']`` indexes this list)."""
         return [s["id"] for s in self.attrs["sites"]]
@@ -281,6 +295,17 @@ class Release:
         norm = self.attrs["normalization"]
         return np.asarray(norm["mean"], dtype=np.float32), np.asarray(norm["std"], dtype=np.float32)
 
+    @property
+    def percentiles(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """Per-band 1st and 99th percentiles of the train split (for robust clipping).
+
+        None for format-1 releases, which recorded mean and std only.
+        """
+        norm = self.attrs["normalization"]
+        if "p01" not in norm:
+            return None
+        return np.asarray(norm["p01"], dtype=np.float32), np.asarray(norm["p99"], dtype=np.float32)
+
     def __len__(self) -> int:
         return int(self._image.shape[0])
 
@@ -294,7 +319,7 @@ class Release:
         *,
         site: str | list[str] | None = None,
     ) -> np.ndarray:
-        """Patch indices (ascending) of a split (``train``/``val``/``test``/``unseen``), sites."""
+        """Patch indices (ascending) of a split (train, val, test, unseen) and/or sites."""
         keep = np.ones(len(self), dtype=bool)
         if split is not None:
             if split not in SPLIT_CODES:
@@ -332,7 +357,7 @@ class Release:
 
     # -- data --------------------------------------------------------------------------------
     def read(self, indices: np.ndarray | list[int] | slice) -> tuple[np.ndarray, np.ndarray]:
-        """Images (k, 4, 128, 128) uint16 and masks (k, 128, 128) uint8 of the given patches."""
+        """Images (k, bands, 128, 128) of ``dtype`` and masks (k, 128, 128) uint8 of the patches."""
         if self._cache is not None:
             return self._cache[0][indices], self._cache[1][indices]
         if isinstance(indices, slice):
@@ -343,7 +368,7 @@ class Release:
         idx = np.asarray(indices, dtype=np.int64).reshape(-1)
         if idx.size == 0:
             return (
-                np.empty((0, *self._image.shape[1:]), np.uint16),
+                np.empty((0, *self._image.shape[1:]), self._image.dtype),
                 np.empty((0, *self._mask.shape[1:]), np.uint8),
             )
         order = np.argsort(idx, kind="stable")
@@ -355,7 +380,7 @@ class Release:
         return images[inverse], masks[inverse]
 
     def load(self) -> tuple[np.ndarray, np.ndarray]:
-        """Decode every patch into memory once (≈130 KiB a patch); later reads are memory reads."""
+        """Decode every patch into memory once; later reads are memory reads."""
         if self._cache is None:
             everything = slice(None)
             self._cache = (
@@ -399,6 +424,8 @@ class Release:
         if scene < 0:
             return None
         info = self.attrs["scenes"][scene]
+        if not info.get("crs") or not info.get("transform"):  # an imported patch without CRS
+            return None
         from affine import Affine
 
         transform = Affine(*info["transform"][:6]) @ Affine.translation(

@@ -48,13 +48,6 @@ TAGS = [
     "disaster-response",
     "zarr",
 ]
-#: PlanetScope (Dove) band ranges of the stored bands.
-WAVELENGTHS = {
-    "red": "590–670 nm",
-    "green": "500–590 nm",
-    "blue": "455–515 nm",
-    "nir": "780–860 nm",
-}
 _LICENSE_URLS = {"cc-by-4.0": "https://creativecommons.org/licenses/by/4.0/"}
 #: JSON-LD context of Croissant 1.0 (as mlcroissant writes it).
 CROISSANT_CONTEXT: dict[str, Any] = {
@@ -124,18 +117,88 @@ def _license(release: Release) -> str:
     return str(release.attrs.get("license") or "CC-BY-4.0").lower()
 
 
+def _pretty_name(release: Release) -> str:
+    """The release's own title (an imported dataset names itself), else HR-GLDD's."""
+    return str(release.attrs.get("title") or PRETTY_NAME)
+
+
+def _tags(release: Release) -> list[str]:
+    """Hub tags, naming the release's own sensor instead of PlanetScope."""
+    sensor = release.sensor.name.lower().replace(" ", "-")
+    return [sensor if tag == "planetscope" else tag for tag in TAGS]
+
+
+def _num(value: float) -> str:
+    """A statistic in a table: integers as such, one decimal for large values, else 4 digits."""
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:,.1f}" if abs(value) >= 100 else f"{value:.4g}"
+
+
+def _split_text(release: Release) -> str:
+    """How the dataset sites were split: seeded fractions per site, or as the source delivered."""
+    fractions = release.attrs.get("split_fractions")
+    if fractions:
+        return (
+            "split "
+            + "/".join(f"{100 * fractions[k]:g}" for k in ("train", "val", "test"))
+            + " per site"
+        )
+    return "split as delivered by the source"
+
+
+def _imagery(release: Release) -> str:
+    """The card's imagery row: sensor, ground resolution, units and bands of this release."""
+    sensor = release.sensor
+    resolution = (
+        f"{sensor.resolution_m:g} m" if sensor.resolution_m else "ground resolution not recorded"
+    )
+    parts = [sensor.name, resolution]
+    if sensor.units:
+        parts.append(sensor.units)
+    return ", ".join(parts) + f"; bands {', '.join(release.bands)}"
+
+
+def _nodata_text(release: Release) -> str:
+    nodata = release.nodata
+    if nodata is None:
+        return "no value is reserved for no data"
+    if isinstance(nodata, float) and nodata != nodata:
+        return "`NaN` marks no data"
+    return f"`{nodata}` marks no data"
+
+
+def _band_rows(release: Release) -> list[dict[str, str]]:
+    mean, std = release.normalization
+    percentiles = release.percentiles
+    low, high = percentiles if percentiles is not None else (None, None)
+    rows = []
+    for i, band in enumerate(release.sensor.bands):
+        rows.append(
+            {
+                "name": band.name,
+                "wavelength": band.wavelength_text,
+                "mean": _num(float(mean[i])),
+                "std": _num(float(std[i])),
+                "p01": "—" if low is None else _num(float(low[i])),
+                "p99": "—" if high is None else _num(float(high[i])),
+            }
+        )
+    return rows
+
+
 def _front_matter(release: Release) -> str:
     import yaml
 
     meta = {
-        "pretty_name": PRETTY_NAME
+        "pretty_name": _pretty_name(release)
         + (" (synthetic sample)" if release.attrs.get("synthetic") else ""),
         "license": _license(release),
         "language": ["en"],
         "task_categories": ["image-segmentation"],
         "task_ids": ["semantic-segmentation"],
         "size_categories": [size_category(len(release))],
-        "tags": TAGS + (["synthetic"] if release.attrs.get("synthetic") else []),
+        "tags": _tags(release) + (["synthetic"] if release.attrs.get("synthetic") else []),
         # Zarr is not a format the dataset viewer reads; the loaders in the card are the way in.
         "viewer": False,
     }
@@ -269,7 +332,6 @@ def render_card(
     env = jinja2.Environment(
         undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False
     )
-    mean, std = release.normalization
     counts = release.attrs["counts"]
     split_rows = [
         {"site": f"`{site}`", **{k: v for k, v in per.items()}}
@@ -277,7 +339,7 @@ def render_card(
     ]
     context = {
         "front_matter": _front_matter(release),
-        "pretty_name": PRETTY_NAME,
+        "pretty_name": _pretty_name(release),
         "name": release.name,
         "version": release.version,
         "synthetic": bool(release.attrs.get("synthetic")),
@@ -290,16 +352,15 @@ def render_card(
         "bands": release.bands,
         "license": release.attrs.get("license") or "CC-BY-4.0",
         "split_seed": release.attrs.get("split_seed"),
-        "nodata": release.attrs.get("nodata", 0),
-        "band_rows": [
-            {
-                "name": b,
-                "wavelength": WAVELENGTHS.get(b, "—"),
-                "mean": f"{m:.1f}",
-                "std": f"{s:.1f}",
-            }
-            for b, m, s in zip(release.bands, mean, std, strict=True)
-        ],
+        "imagery": _imagery(release),
+        "split_text": _split_text(release),
+        "imported": bool(release.attrs.get("imported")),
+        "source_citation": release.attrs.get("citation") if release.attrs.get("imported") else "",
+        "n_bands": len(release.bands),
+        "dtype": release.dtype.name,
+        "units": release.sensor.units,
+        "nodata_text": _nodata_text(release),
+        "band_rows": _band_rows(release),
         "normalization_split": release.attrs["normalization"].get("split", "train"),
         "events": _events(release),
         "split_rows": split_rows,
@@ -392,15 +453,15 @@ def render_croissant(
         "@type": "sc:Dataset",
         "name": release.name,
         "description": (release.attrs.get("description") or PRETTY_NAME)
-        + " Stored as a Zarr v3 group: image (N, 4, 128, 128) uint16 R,G,B,NIR reflectance; "
-        "mask (N, 128, 128) "
-        "uint8, 1 = landslide; per-patch site, split, scene, row, col.",
+        + f" Stored as a Zarr v3 group: image (N, {len(release.bands)}, 128, 128) "
+        f"{release.dtype.name} {','.join(release.bands)} ({release.sensor.name}); "
+        "mask (N, 128, 128) uint8, 1 = landslide; per-patch site, split, scene, row, col.",
         "conformsTo": "http://mlcommons.org/croissant/1.0",
         "citeAs": bibtex(),
         "license": _LICENSE_URLS.get(license_id, license_id),
         "url": url,
         "version": release.version,
-        "keywords": TAGS,
+        "keywords": _tags(release),
         "isLiveDataset": False,
         "distribution": files,
         "recordSet": [

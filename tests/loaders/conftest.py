@@ -50,7 +50,7 @@ def imported_legacy(tmp_path_factory) -> Path:
     import numpy as np
     from factories import synthetic_patches
 
-    from hrgldd_data.legacy import LEGACY_FILES, import_legacy
+    from builders.legacy import LEGACY_FILES, import_legacy
 
     folder = tmp_path_factory.mktemp("zenodo_arrays")
     rng = np.random.default_rng(7)
