@@ -158,7 +158,9 @@ class HRGLDD(NonGeoDataset):
                 cache (verified against its manifest) and, when ``root`` is given, link it into
                 ``root`` as ``<name>-<version>`` so that later calls with the same ``root`` find
                 it without downloading.
-            checksum: verify every file of the release against its manifest first.
+            checksum: re-hash every file of the release first. Without it the release is still
+                checked against its manifest (sizes, no unlisted files, and each file's sha256
+                once, remembered under ``$HRGLDD_CACHE``).
             collection: ``None`` for a plain split, or 1, 2, 3 for a test collection (needs
                 ``split='test'``).
             sites: site ids to keep (dataset sites, or unseen events for collection 3).
@@ -170,6 +172,7 @@ class HRGLDD(NonGeoDataset):
 
         Raises:
             ValueError: if ``split``, ``collection``, ``sites`` or ``bands`` is not a choice.
+            ArchiveError: if the release does not match its manifest (the message names the file).
             HRGLDDNotFoundError: (a ``DatasetNotFoundError``) if no release matches and it
                 cannot be downloaded; the message says where it looked and how to get one.
         """
@@ -197,7 +200,7 @@ class HRGLDD(NonGeoDataset):
         self.name = name
         self.repo = repo
 
-        self.release = open_archive(self._locate(), verify=checksum)
+        self.release = open_archive(self._locate(), verify="full" if checksum else True)
         self.version = self.release.version
         self.all_bands = tuple(self.release.bands)
         if self.bands is None:
@@ -371,7 +374,7 @@ class HRGLDD(NonGeoDataset):
 
     @staticmethod
     def collate(samples: Sequence[Sample]) -> dict[str, Any]:
-        """``default_collate``, except that a batch from :meth:`__getitems__` is not copied again.
+        """``default_collate``, except that a batch made by :meth:`__getitems__` is not copied.
 
         Images, masks and bounds that are, in order, the rows of one batch tensor are returned as
         that tensor; anything else (e.g. after ``transforms``) is stacked as usual. The datamodule
