@@ -3,8 +3,9 @@
 1.0.0 (two dataset sites, one unseen event) and 1.1.0 (the same patches plus one new unseen event)
 are published as tags, then: TFDS serves both versions and the new split with no code change,
 Hugging Face ``datasets`` loads each tag, TorchGeo's test loop gives the evaluator's per-test-set
-scores on the new version, ``download=True`` honours ``root``, the card's load instructions run
-as written, and the tags still point at their original commits.
+scores on the new version, ``download=True`` honours ``root``, a leaderboard reaches the card on
+main while the tags still point at their original commits, and the card's load instructions run
+as written.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from hub_server import REPO
 
+from hrgldd_cli import cli
 from hrgldd_data.archive import open_archive
 from hrgldd_data.hub import publish, pull
 from hrgldd_data.views import named_splits
@@ -103,10 +106,34 @@ def test_new_event_version_in_every_ecosystem(hub, two_versions, tmp_path, monke
     assert len(dataset) == len(seen["1.1.0"].indices("unseen"))
     monkeypatch.delenv("HF_HUB_OFFLINE")
 
-    # -- published versions are immutable: the tags still point at their original commits
+    # -- scores reach the card on main as a commit of their own; the tags never move
+    results = _score_perfect_submission(new, tmp_path / "results")
+    done = CliRunner().invoke(cli, ["publish-leaderboard", str(results), "--repo", REPO])
+    assert done.exit_code == 0, done.output
+    card = hub.files(REPO, "main")["README.md"].decode()
+    assert "leaderboards/1.1.0.md" in hub.files(REPO, "main") and "perfect" in card
     tags = hub.state.repos[f"datasets/{REPO}"].tags
     assert tags == {"v1.0.0": first.commit, "v1.1.0": second.commit}
-    assert hub.files(REPO, "main") == hub.files(REPO, second.commit)
+    assert "perfect" not in hub.files(REPO, "v1.1.0")["README.md"].decode()
+    # the Parquet view of the tagged version is untouched by the leaderboard commit
+    view = {p: b for p, b in hub.files(REPO, "main").items() if p.startswith("data/")}
+    assert view == {p: b for p, b in hub.files(REPO, "v1.1.0").items() if p.startswith("data/")}
+
+
+def _score_perfect_submission(release: Path, out: Path) -> Path:
+    """The results folder of a perfect submission scored by ``python -m baselines.run``."""
+    from baselines.run import main
+    from baselines.submission import expected_ids
+
+    opened = open_archive(release)
+    indices, ids = expected_ids(opened)
+    path = out.parent / "perfect.npz"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, ids=np.asarray(ids, dtype=str), masks=opened.read(indices)[1])
+    args = ["--release", str(release), "--out", str(out), "--submission", str(path)]
+    done = CliRunner().invoke(main, [*args, "--name", "perfect", "--no-plots", "--no-progress"])
+    assert done.exit_code == 0, done.output
+    return out / f"{opened.name}-{opened.version}"
 
 
 def test_card_load_instructions_run_as_written(hub, two_versions, tmp_path):
