@@ -343,16 +343,11 @@ class HRGLDD(NonGeoDataset):
         self.preload()
         assert self._images is not None and self._masks is not None and self._geo is not None
         rows = self._rows[idx]
-        order = np.argsort(rows, kind="stable")  # ascending rows read a memory map in order
-        images = np.empty((idx.size, len(self.bands), *self._images.shape[2:]), np.float32)
-        picked = self._images[rows[order]]
+        picked = self._images[rows]
         if self._band_index != list(range(picked.shape[1])):
             picked = picked[:, self._band_index]
-        images[order] = picked
-        masks = np.empty((idx.size, *self._masks.shape[1:]), np.int64)
-        masks[order] = self._masks[rows[order]]
-        images = torch.from_numpy(images).unbind(0)
-        masks = torch.from_numpy(masks).unbind(0)
+        images = torch.from_numpy(picked.astype(np.float32)).unbind(0)
+        masks = torch.from_numpy(self._masks[rows].astype(np.int64)).unbind(0)
         crs_list, bounds_all = self._geo
         bounds = torch.from_numpy(bounds_all[idx]).unbind(0)
         sites = self._site_names
