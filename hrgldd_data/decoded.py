@@ -5,7 +5,7 @@ Decompressing the shards costs about 0.3-0.6 ms per patch on a small CPU (see
 :mod:`hrgldd_data.shards`), several times what reading raw arrays costs, and a training run pays
 it in every new process. The first TorchGeo dataset that reads a release decodes all of it once,
 a few hundred patches at a time (bounded memory), into uncompressed ``.npy`` files in hrgldd's
-cache; later datasets memory-map them, and forked DataLoader workers share the pages::
+cache; later datasets memory-map them and copy out their selection in one pass::
 
     $HRGLDD_CACHE/decoded/<sha256 of the release's manifest.json>/
         image.npy  mask.npy      (N, bands, 128, 128) and (N, 128, 128), the release's dtypes
