@@ -118,7 +118,8 @@ def test_ambiguous_descriptions_name_the_file(project):
     )
     with pytest.raises(
         InputError,
-        match=r"scene\.tif: cannot map bands automatically: its band descriptions name \{'red': \[1, 2\]\} more than once.*testsite\.toml",
+        match=r"scene\.tif: cannot map bands automatically: its band descriptions name "
+        r"\{'red': \[1, 2\]\} more than once.*testsite\.toml",
     ):
         _build(project)
 
