@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from hrgldd_data.archive import Release
+from hrgldd_data.errors import HrglddError
 from hrgldd_data.fileio import atomic_write
 
 RESULTS_JSON = "results.json"
@@ -89,7 +90,7 @@ COMPARISON_NOTE = (
 )
 
 
-class LeaderboardError(ValueError):
+class LeaderboardError(HrglddError, ValueError):
     """A leaderboard change was refused; nothing was written."""
 
 

@@ -34,12 +34,13 @@ import numpy as np
 from baselines.evaluate import score_test_sets, scored_indices
 from baselines.leaderboard import Leaderboard
 from hrgldd_data.archive import Release
+from hrgldd_data.errors import HrglddError
 from hrgldd_data.schema import PATCH_SIZE
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$")
 
 
-class SubmissionError(ValueError):
+class SubmissionError(HrglddError, ValueError):
     """A submission was refused; the message names the file, the problem and the fix."""
 
 

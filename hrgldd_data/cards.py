@@ -230,23 +230,18 @@ def _events(release: Release) -> list[dict[str, Any]]:
 
 
 def _collections(release: Release) -> list[dict[str, Any]]:
-    from hrgldd_data.schema import COLLECTIONS
+    from hrgldd_data.report import group_collections, release_summary
 
-    sets = release.test_sets()
-    rows = []
-    for number, meaning in COLLECTIONS.items():
-        chosen = [s for s in sets if s.collection == number]
-        if chosen:
-            names = ", ".join(f"`{s.name}`" for s in chosen)
-            rows.append(
-                {
-                    "number": number,
-                    "meaning": meaning,
-                    "sets": names,
-                    "patches": sum(len(s) for s in chosen),
-                }
-            )
-    return rows
+    return [
+        {
+            "number": number,
+            "meaning": meaning,
+            "sets": ", ".join(f"`{s['test_set']}`" for s in sets),
+            "patches": sum(s["patches"] for s in sets),
+        }
+        for number, meaning, sets in group_collections(release_summary(release)["collections"])
+        if sets
+    ]
 
 
 def _source_label(source: str | None) -> str | None:

@@ -26,10 +26,10 @@ from torch.utils.data import DataLoader, default_collate
 from torchgeo.datamodules import NonGeoDataModule
 from torchgeo.datasets import DatasetNotFoundError, NonGeoDataset, RasterDataset, VectorDataset
 from torchgeo.datasets.errors import RGBBandsMissingError
-from torchgeo.datasets.utils import percentile_normalization
 
 from hrgldd_data.archive import Release
 from hrgldd_data.errors import ReleaseNotFoundError
+from hrgldd_data.rendering import stretch
 from hrgldd_data.resolve import open_release
 from hrgldd_data.schema import (
     BANDS,
@@ -312,11 +312,11 @@ class HRGLDD(NonGeoDataset):
             raise RGBBandsMissingError()
         image = sample["image"].numpy()
         panels = [
-            ("True colour (R,G,B)", _stretch(image, [self.bands.index(b) for b in self.rgb_bands]))
+            ("True colour (R,G,B)", stretch(image, [self.bands.index(b) for b in self.rgb_bands]))
         ]
         if set(self.false_colour_bands) <= set(self.bands):
             idx = [self.bands.index(b) for b in self.false_colour_bands]
-            panels.append(("False colour (NIR,R,G)", _stretch(image, idx)))
+            panels.append(("False colour (NIR,R,G)", stretch(image, idx)))
         panels.append(("Mask", np.asarray(sample["mask"]).squeeze()))
         if "prediction" in sample:
             panels.append(("Prediction", np.asarray(sample["prediction"]).squeeze()))
@@ -349,12 +349,6 @@ def _rows_of(values: list[Any]) -> Tensor | None:
         ):
             return None
     return base
-
-
-def _stretch(image: np.ndarray, band_index: list[int]) -> np.ndarray:
-    """Bands as an (H, W, 3) picture, 2-98 % percentile stretch per band."""
-    picked = np.moveaxis(image[band_index], 0, -1).astype(np.float64)
-    return percentile_normalization(picked, axis=(0, 1))
 
 
 class HRGLDDDataModule(NonGeoDataModule):
