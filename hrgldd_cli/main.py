@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "publish": "hrgldd_cli.hub:publish",
     "pull": "hrgldd_cli.hub:pull",
     "versions": "hrgldd_cli.hub:versions",
+    "publish-leaderboard": "hrgldd_cli.hub:publish_leaderboard",
     "train": "baselines.run:main",
 }
 

@@ -8,7 +8,9 @@ sets). Both are written next to the release and are not listed in its manifest, 
 the Zarr files only.
 
 The card keeps a leaderboard section between ``<!-- leaderboard:start -->`` and
-``<!-- leaderboard:end -->`` that :func:`update_leaderboard` rewrites.
+``<!-- leaderboard:end -->``: :func:`leaderboard_section` renders it from the leaderboards
+published on the Hub's ``main`` (``render_card(leaderboards=...)``, :func:`replace_leaderboard`),
+and :func:`update_leaderboard` rewrites it in a local card.
 """
 
 from __future__ import annotations
@@ -16,13 +18,14 @@ from __future__ import annotations
 import json
 import os
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hrgldd_data.changelog import VersionInfo, release_notes
 from hrgldd_data.citation import PAPER_DOI, ZENODO_DOI, bibtex
+from hrgldd_data.errors import InputError
 from hrgldd_data.fileio import atomic_write, sha256_file
 from hrgldd_data.manifest import MANIFEST
 from hrgldd_data.schema import parse_version
@@ -34,6 +37,7 @@ CARD = "README.md"
 CROISSANT = "croissant.json"
 LEADERBOARD_START = "<!-- leaderboard:start -->"
 LEADERBOARD_END = "<!-- leaderboard:end -->"
+NO_LEADERBOARD = "No results yet: the baselines (`python -m baselines.run`) fill this section in."
 PRETTY_NAME = "HR-GLDD: High-Resolution Global Landslide Detector Database"
 TAGS = [
     "landslides",
@@ -270,8 +274,47 @@ def _changelog(release: Release, changelog: Iterable[VersionInfo] | None) -> lis
     return sorted(entries.values(), key=lambda e: parse_version(e["version"]), reverse=True)
 
 
+def leaderboard_section(leaderboards: Mapping[str, str] | None) -> str:
+    """The card's leaderboard section: each version's leaderboard Markdown, newest version first.
+
+    Args:
+        leaderboards: version -> the Markdown of ``baselines.leaderboard`` for that version (as
+            published in ``leaderboards/<version>.md`` on the Hub's ``main``).
+    """
+    if not leaderboards:
+        return NO_LEADERBOARD
+    parts = []
+    for version in sorted(leaderboards, key=parse_version, reverse=True):
+        text = leaderboards[version].strip()
+        if LEADERBOARD_START in text or LEADERBOARD_END in text:
+            raise InputError(
+                f"the leaderboard of {version} contains the card's leaderboard markers; "
+                "publish the Markdown that baselines.leaderboard renders"
+            )
+        parts.append(
+            f"{text}\n\nFiles: `leaderboards/{version}.md`, `leaderboards/{version}.json`."
+        )
+    return "\n\n".join(parts)
+
+
+def replace_leaderboard(text: str, section: str) -> str:
+    """``text`` (a card) with the part between the leaderboard markers replaced by ``section``."""
+    start, end = text.find(LEADERBOARD_START), text.find(LEADERBOARD_END)
+    if start < 0 or end < start:
+        raise InputError(
+            f"the card has no '{LEADERBOARD_START}' ... '{LEADERBOARD_END}' section; regenerate "
+            "it with `hrgldd card RELEASE` or add the two markers where the leaderboard belongs"
+        )
+    head = text[: start + len(LEADERBOARD_START)]
+    return f"{head}\n{section.strip()}\n{text[end:]}"
+
+
 def render_card(
-    release: Release, *, changelog: Iterable[VersionInfo] | None = None, repo: str | None = None
+    release: Release,
+    *,
+    changelog: Iterable[VersionInfo] | None = None,
+    repo: str | None = None,
+    leaderboards: Mapping[str, str] | None = None,
 ) -> str:
     """The dataset card (``README.md`` text) of an opened release.
 
@@ -280,6 +323,8 @@ def render_card(
         changelog: all published versions with notes (the Hub publisher passes them); by default
             only this release's own notes.
         repo: the Hub repo id shown in the pull command.
+        leaderboards: version -> leaderboard Markdown shown in the leaderboard section (the
+            Hub publisher passes those on ``main``); by default "No results yet".
     """
     import jinja2
 
@@ -325,6 +370,7 @@ def render_card(
         "sources": _sources(release),
         "bibtex": bibtex(),
         "zenodo_doi": ZENODO_DOI,
+        "leaderboard": leaderboard_section(leaderboards),
     }
     return env.from_string(template_text).render(**context)
 
@@ -451,10 +497,18 @@ def write_card(release_path: str | os.PathLike[str]) -> Path:
     """Write ``README.md`` (the card) and ``croissant.json`` into a release directory.
 
     Works on a release that is still in its temporary directory (the builder calls it just
-    before moving the release into place). Returns the card's path.
+    before moving the release into place). Returns the card's path. A pulled release is never
+    rewritten: its card is the published one, checked against ``derived.json``.
     """
     from hrgldd_data.archive import Release
+    from hrgldd_data.errors import ArchiveError
+    from hrgldd_data.hub.cache import in_pull_cache
 
+    if in_pull_cache(release_path):
+        raise ArchiveError(
+            f"{release_path}: a pulled release (in the cache of `hrgldd pull`) is never modified; "
+            "its card is the published one. Copy the release elsewhere to write a card for it"
+        )
     release = Release(release_path)
     card = release.path / CARD
     text = render_card(release)
@@ -483,20 +537,22 @@ def update_leaderboard(card_path: str | os.PathLike[str], markdown: str) -> None
     text = card_path.read_text()
     start, end = text.find(LEADERBOARD_START), text.find(LEADERBOARD_END)
     if start < 0 or end < start:
-        raise ValueError(
+        raise InputError(
             f"{card_path}: no '{LEADERBOARD_START}' ... '{LEADERBOARD_END}' section; "
             "regenerate the card "
             "with `hrgldd card RELEASE` or add the two markers where the leaderboard belongs"
         )
-    head = text[: start + len(LEADERBOARD_START)]
-    atomic_write(card_path, f"{head}\n{markdown.strip()}\n{text[end:]}")
+    atomic_write(card_path, replace_leaderboard(text, markdown))
 
 
 __all__ = [
     "LEADERBOARD_END",
     "LEADERBOARD_START",
+    "NO_LEADERBOARD",
+    "leaderboard_section",
     "render_card",
     "render_croissant",
+    "replace_leaderboard",
     "update_leaderboard",
     "write_card",
 ]

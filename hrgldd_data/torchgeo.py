@@ -112,12 +112,15 @@ class HRGLDD(NonGeoDataset):
             bands: bands to return, in this order.
             transforms: a function that takes a sample dict and returns a transformed one.
             download: pull the release from the Hugging Face Hub when it is not found locally.
-            checksum: verify every file of the release against its manifest first.
+            checksum: re-hash every file of the release first. Without it the release is still
+                checked against its manifest (sizes, no unlisted files, and each file's sha256
+                once, remembered under ``$HRGLDD_CACHE``).
             name: release name (``hr_gldd``; ``hr_gldd_sample`` for the sample release); by
                 default the name of a release directory given as ``root``, else ``hr_gldd``.
 
         Raises:
-            ValueError: if ``split``, ``collection``, ``sites`` or ``bands`` is not one of the choices.
+            ValueError: if ``split``, ``collection``, ``sites`` or ``bands`` is not a choice.
+            ArchiveError: if the release does not match its manifest (the message names the file).
             DatasetNotFoundError: if no release is found and ``download`` is false.
         """
         if split not in self.splits:
@@ -151,7 +154,11 @@ class HRGLDD(NonGeoDataset):
 
         try:
             self.release = open_release(
-                root, version=version, name=name, download=download, verify=checksum
+                root,
+                version=version,
+                name=name,
+                download=download,
+                verify="full" if checksum else True,
             )
         except ReleaseNotFoundError as err:
             raise DatasetNotFoundError(self) from err
@@ -267,10 +274,10 @@ class HRGLDD(NonGeoDataset):
 
     @staticmethod
     def collate(samples: Sequence[Sample]) -> dict[str, Any]:
-        """``default_collate``, except that a batch made by :meth:`__getitems__` is not copied again.
+        """``default_collate``, except that a batch made by :meth:`__getitems__` is not copied.
 
-        Images, masks and bounds that are, in order, the rows of one batch tensor are returned as that
-        tensor; anything else (e.g. after ``transforms``) is stacked as usual. The datamodule
+        Images, masks and bounds that are, in order, the rows of one batch tensor are returned as
+        that tensor; anything else (e.g. after ``transforms``) is stacked as usual. The datamodule
         uses this; with a plain DataLoader pass ``collate_fn=HRGLDD.collate`` for the same speed.
         """
         batch: dict[str, Any] = {}
@@ -294,7 +301,8 @@ class HRGLDD(NonGeoDataset):
     def __str__(self) -> str:
         """Short description: release, selection and size."""
         what = f"collection {self.collection}" if self.collection else f"split {self.split}"
-        return f"HRGLDD {self.release.name} {self.release.version}: {what}, sites={self.sites}, {len(self)} patches"
+        release = f"{self.release.name} {self.release.version}"
+        return f"HRGLDD {release}: {what}, sites={self.sites}, {len(self)} patches"
 
     # -- plotting ------------------------------------------------------------------------------
     def plot(self, sample: Sample, show_titles: bool = True, suptitle: str | None = None) -> Figure:

@@ -3,6 +3,7 @@ with the real huggingface_hub client, and every fault the issue lists."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -43,8 +44,12 @@ def test_publish_tag_pull_verify_offline(hub, releases, monkeypatch, tmp_path):
         "README.md",
         "croissant.json",
         "CHANGELOG.md",
+        "derived.json",
         ".gitattributes",
     }
+    derived = json.loads(tagged["derived.json"])
+    assert set(derived["files"]) == {"README.md", "croissant.json", "CHANGELOG.md"}
+    assert derived["manifest_sha256"] == hashlib.sha256(tagged["manifest.json"]).hexdigest()
     card = tagged["README.md"].decode()
     front = yaml.safe_load(card.split("---")[1])
     assert front["license"] == "cc-by-4.0" and front["task_categories"] == ["image-segmentation"]
