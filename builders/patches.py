@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 
 from builders.bands import map_bands
+from builders.scenes import FILL_MAGNITUDE
 from builders.split import split_site
 from hrgldd_data._version import __version__
 from hrgldd_data.errors import InputError, ReleaseExistsError
@@ -76,8 +77,6 @@ SPLIT_DIRS = {
     "test": "test",
     "testing": "test",
 }
-#: Float values this large are fill values (GDAL's -3.4e38 float minimum and kin).
-FILL_MAGNITUDE = 1e30
 #: Patches decoded per writer batch.
 BATCH = 256
 SPLIT_LAYOUTS = ("auto", "folders", "seeded")

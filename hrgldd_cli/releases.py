@@ -129,7 +129,7 @@ def stats(inventory: str, scenes: tuple[Path, ...], layer: str | None, as_json: 
     from builders.stats import inventory_stats
 
     inv = read_inventory(inventory, layer)
-    opened = open_scenes(list(scenes), "auto") if scenes else []
+    opened = open_scenes(list(scenes), "auto", wanted=None, dtype=None) if scenes else []
     footprints = [scene_footprint(s) for s in opened]
     result = inventory_stats(inv, footprints or None, opened[0].crs if opened else None)
     result = {"inventory": inv.report()} | result

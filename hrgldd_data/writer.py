@@ -8,9 +8,9 @@ A release says what it stores (format 2): the sensor with its ground resolution 
 band list with wavelengths (``hrgldd_data.sensors``), the dtype (``uint8`` renderings, ``uint16``
 reflectance, ``float32`` measurements) and the nodata value (0 for PlanetScope uint16, none for
 PNG renderings, NaN for float). The train split's per-band statistics over valid pixels (nodata
-and non-finite values excluded) are computed when the release is finished: mean, std and the 1st
-and 99th percentiles, exact for integer data (a histogram of every value) and from a seeded
-subsample for float data, so that the same inputs always give the same bytes.
+and non-finite values excluded) are recorded: count, mean and std (exact), and the 1st and 99th
+percentiles (exact for uint8, from a seeded sample of every patch otherwise), so that training
+can clip outliers robustly and the same inputs always give the same bytes.
 """
 
 from __future__ import annotations
@@ -44,8 +44,8 @@ from hrgldd_data.schema import (
 from hrgldd_data.sensors import PLANETSCOPE, Sensor
 
 PARTIAL_MARK = ".partial-"
-#: Float releases estimate percentiles from at most this many values per band (seeded).
-PERCENTILE_SAMPLE = 2_000_000
+#: uint16 and float releases estimate percentiles from this many values per patch and band.
+SAMPLES_PER_PATCH = 256
 #: Percentiles recorded beside mean and std (training clips outliers with them).
 PERCENTILES = (1.0, 99.0)
 _DEFAULT = object()
@@ -115,7 +115,7 @@ class ReleaseWriter:
         dtype: ``uint8``, ``uint16`` or ``float32``; appended images must have it.
         nodata: stored value marking no data; default 0 for uint16, none for uint8, NaN for
             float32. Pixels equal to it (and non-finite ones) never enter the statistics.
-        stats_seed: seed of the subsample that float percentiles are estimated from.
+        stats_seed: seed of the per-patch samples that percentiles are estimated from.
     """
 
     def __init__(
@@ -156,6 +156,7 @@ class ReleaseWriter:
         self._buffered = 0
         self._written = 0
         self._table: dict[str, list[np.ndarray]] = {k: [] for k in ("site", "scene", "row", "col")}
+        self._stats = BandStatistics(len(sensor.bands), self.dtype, self.nodata, self.stats_seed)
         self.finished: Path | None = None
 
     @property
@@ -252,6 +253,7 @@ class ReleaseWriter:
             if values.size != k:
                 raise ValueError(f"{key} must have one value per patch ({k}), got {values.size}")
             self._table[key].append(values)
+        self._stats.add(images)
         self._images.append(images)
         self._masks.append(masks.astype(np.uint8))
         self._buffered += k
@@ -323,14 +325,7 @@ class ReleaseWriter:
                 )
                 self._group[key][:] = table[key].astype(dtype)
             train = split == SPLIT_CODES["train"]
-            chosen = train if train.any() else np.ones(n, bool)
-            statistics = band_statistics(
-                self._group["image"],
-                np.flatnonzero(chosen),
-                self.nodata,
-                seed=self.stats_seed,
-                batch=self.shard_patches,
-            )
+            statistics = self._stats.result(train if train.any() else np.ones(n, bool))
             counts = _counts(sites, table["site"], split)
             full = {
                 "format_version": FORMAT_VERSION,
@@ -395,96 +390,107 @@ def _histogram_percentile(hist: np.ndarray, q: float) -> float:
     return value_low + (position - low) * (value_high - value_low)
 
 
-def band_statistics(
-    images: Any,
-    indices: np.ndarray,
-    nodata: float | int | None,
-    *,
-    seed: int = 0,
-    batch: int = 256,
-) -> dict[str, Any]:
-    """Per-band count, mean, std and 1st/99th percentiles of ``images[indices]`` over valid pixels.
+def _weighted_percentile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
+    """The smallest value whose cumulative weight reaches ``q`` % of the total (0 when empty)."""
+    if values.size == 0:
+        return 0.0
+    order = np.argsort(values, kind="stable")
+    cumulative = np.cumsum(weights[order])
+    index = int(np.searchsorted(cumulative, q / 100.0 * cumulative[-1], side="left"))
+    return float(values[order][min(index, values.size - 1)])
 
-    ``images`` is an (N, bands, H, W) array (Zarr or numpy), read in contiguous ``batch``-patch
-    blocks. Integer data are counted exactly in a histogram per band; float data accumulate mean
-    and variance exactly (Chan's parallel update, float64) and estimate the percentiles from a
-    sample of pixel positions drawn with ``seed`` (at most :data:`PERCENTILE_SAMPLE` per band), so
-    the result depends only on the data and the seed.
+
+class BandStatistics:
+    """Per-patch summaries kept while patches are appended, pooled over any subset at the end.
+
+    The split of a patch is often decided after it was written (the builder splits a site once
+    all its patches are cut), so every patch keeps a small summary: its per-band valid count,
+    mean and sum of squared deviations (pooled exactly with Chan's parallel formula), and for the
+    percentiles either its exact histogram (uint8: 256 bins) or :data:`SAMPLES_PER_PATCH` valid
+    values per band drawn with a generator seeded by ``(seed, patch index)`` and weighted by the
+    patch's valid pixels when pooled. Nothing depends on how patches were batched, so the same
+    inputs and seed give the same statistics.
     """
-    n_total, n_bands = int(images.shape[0]), int(images.shape[1])
-    dtype = np.dtype(images.dtype)
-    pixels = int(np.prod(images.shape[2:]))
-    indices = np.asarray(indices, dtype=np.int64)
-    wanted = np.zeros(n_total, bool)
-    wanted[indices] = True
-    integer = dtype.kind in "ui"
-    if integer:
-        hist = np.zeros((n_bands, int(np.iinfo(dtype).max) + 1), np.int64)
-    else:
-        count = np.zeros(n_bands, np.float64)
-        mean = np.zeros(n_bands, np.float64)
-        m2 = np.zeros(n_bands, np.float64)
-        rng = np.random.default_rng(seed)
-        per_patch = min(pixels, max(1, math.ceil(PERCENTILE_SAMPLE / max(1, indices.size))))
-        samples: list[list[np.ndarray]] = [[] for _ in range(n_bands)]
-    for start in range(0, n_total, batch):
-        stop = min(start + batch, n_total)
-        keep = np.flatnonzero(wanted[start:stop])
-        if keep.size == 0:
-            continue
-        block = np.asarray(images[start:stop])[keep].reshape(keep.size, n_bands, pixels)
-        if integer:
-            for b in range(n_bands):
-                hist[b] += np.bincount(block[:, b].ravel(), minlength=hist.shape[1])
-            continue
-        valid = valid_pixels(block, nodata)
-        if per_patch < pixels:
-            positions = rng.integers(0, pixels, (keep.size, per_patch))
+
+    def __init__(self, n_bands: int, dtype: np.dtype, nodata: float | int | None, seed: int):
+        self.n_bands, self.dtype, self.nodata, self.seed = n_bands, dtype, nodata, seed
+        self.exact = dtype == np.uint8
+        self._moments: list[np.ndarray] = []  # (k, bands, 3): count, mean, M2
+        self._parts: list[np.ndarray] = []  # (k, bands, 256) counts, or (k, bands, S) samples
+        self._filled: list[np.ndarray] = []  # (k, bands) samples drawn (0 when no valid pixel)
+        self._n = 0
+
+    def add(self, images: np.ndarray) -> None:
+        """Summarize ``images`` (k, bands, H, W), the next ``k`` patches."""
+        for start in range(0, images.shape[0], 16):  # bounded float64 temporaries
+            self._add(images[start : start + 16])
+
+    def _add(self, images: np.ndarray) -> None:
+        k = images.shape[0]
+        flat = images.reshape(k, self.n_bands, -1)
+        valid = valid_pixels(flat, self.nodata)
+        count = valid.sum(axis=2)
+        values = np.where(valid, flat, 0).astype(np.float64)
+        mean = values.sum(axis=2) / np.maximum(count, 1)
+        m2 = (np.where(valid, flat - mean[..., None], 0.0) ** 2).sum(axis=2)
+        self._moments.append(np.stack([count, mean, m2], axis=-1))
+        if self.exact:
+            hist = np.zeros((k, self.n_bands, 256), np.uint16)
+            for i in range(k):
+                for b in range(self.n_bands):
+                    hist[i, b] = np.bincount(flat[i, b][valid[i, b]], minlength=256)
+            self._parts.append(hist)
         else:
-            positions = np.broadcast_to(np.arange(pixels), (keep.size, pixels))
-        for b in range(n_bands):
-            values = block[:, b][valid[:, b]].astype(np.float64)
-            if values.size:
-                n_b, mean_b = values.size, values.mean()
-                m2_b = np.square(values - mean_b).sum()
-                delta = mean_b - mean[b]
-                total = count[b] + n_b
-                mean[b] += delta * n_b / total
-                m2[b] += m2_b + delta**2 * count[b] * n_b / total
-                count[b] = total
-            rows = np.arange(keep.size)[:, None]
-            picked = block[:, b][rows, positions]
-            samples[b].append(picked[valid[:, b][rows, positions]].astype(np.float64))
-    if integer:
-        if nodata is not None:
-            hist[:, int(nodata)] = 0
-        values = np.arange(hist.shape[1], dtype=np.float64)
-        count = hist.sum(axis=1).astype(np.float64)
-        safe = np.maximum(count, 1)
-        mean = (hist * values).sum(axis=1) / safe
-        var = (hist * np.square(values[None, :] - mean[:, None])).sum(axis=1) / safe
-        low = [_histogram_percentile(h, PERCENTILES[0]) if h.sum() else 0.0 for h in hist]
-        high = [_histogram_percentile(h, PERCENTILES[1]) if h.sum() else 0.0 for h in hist]
-        method = "exact histogram of every valid value"
-    else:
-        var = m2 / np.maximum(count, 1)
-        pooled = [np.concatenate(s) if s else np.empty(0) for s in samples]
-        low = [float(np.percentile(p, PERCENTILES[0])) if p.size else 0.0 for p in pooled]
-        high = [float(np.percentile(p, PERCENTILES[1])) if p.size else 0.0 for p in pooled]
-        method = "mean and std exact; percentiles from " + (
-            f"{per_patch} pixel positions per patch drawn with seed {seed}"
-            if per_patch < pixels
-            else "every valid value"
-        )
-    return {
-        "count": [int(c) for c in count],
-        "mean": [_sig(v) for v in mean],
-        "std": [_sig(math.sqrt(max(v, 0.0))) for v in var],
-        "p01": [_sig(v) for v in low],
-        "p99": [_sig(v) for v in high],
-        "method": method,
-        "note": "per band over valid pixels (nodata and non-finite values excluded), as stored",
-    }
+            samples = np.zeros((k, self.n_bands, SAMPLES_PER_PATCH), self.dtype)
+            filled = np.zeros((k, self.n_bands), np.int32)
+            for i in range(k):
+                rng = np.random.default_rng([self.seed, self._n + i])
+                for b in range(self.n_bands):
+                    good = flat[i, b][valid[i, b]]
+                    if good.size:
+                        samples[i, b] = good[rng.integers(0, good.size, SAMPLES_PER_PATCH)]
+                        filled[i, b] = SAMPLES_PER_PATCH
+            self._parts.append(samples)
+            self._filled.append(filled)
+        self._n += k
+
+    def result(self, chosen: np.ndarray) -> dict[str, Any]:
+        """count, mean, std, p01, p99 per band over the ``chosen`` patches (a boolean mask)."""
+        moments = np.concatenate(self._moments)[chosen]
+        count, means, m2s = moments[..., 0], moments[..., 1], moments[..., 2]
+        total = count.sum(axis=0)
+        mean = (count * means).sum(axis=0) / np.maximum(total, 1)
+        m2 = (m2s + count * (means - mean) ** 2).sum(axis=0)
+        var = m2 / np.maximum(total, 1)
+        parts = np.concatenate(self._parts)[chosen]
+        if self.exact:
+            hist = parts.sum(axis=0, dtype=np.int64)
+            low = [_histogram_percentile(h, PERCENTILES[0]) if h.sum() else 0.0 for h in hist]
+            high = [_histogram_percentile(h, PERCENTILES[1]) if h.sum() else 0.0 for h in hist]
+            method = "exact: every valid value counted"
+        else:
+            filled = np.concatenate(self._filled)[chosen] > 0
+            low, high = [], []
+            for b in range(self.n_bands):
+                values = parts[:, b][filled[:, b]].astype(np.float64)
+                # Each sample stands for count / S pixels of its patch: no patch outweighs another.
+                weights = np.broadcast_to(count[filled[:, b], b][:, None], values.shape)
+                low.append(_weighted_percentile(values.ravel(), weights.ravel(), PERCENTILES[0]))
+                high.append(_weighted_percentile(values.ravel(), weights.ravel(), PERCENTILES[1]))
+            method = (
+                "mean and std exact; percentiles from "
+                f"{SAMPLES_PER_PATCH} valid values per patch and band drawn with seed {self.seed}, "
+                "weighted by the patch's valid pixels"
+            )
+        return {
+            "count": [int(c) for c in total],
+            "mean": [_sig(v) for v in mean],
+            "std": [_sig(math.sqrt(max(v, 0.0))) for v in var],
+            "p01": [_sig(v) for v in low],
+            "p99": [_sig(v) for v in high],
+            "method": method,
+            "note": "per band over valid pixels (nodata and non-finite values excluded), as stored",
+        }
 
 
 def output_error(err: OSError, root: Path, release: str) -> OutputError:
@@ -542,7 +548,7 @@ __all__ = [
     "PARTIAL_MARK",
     "OutputError",
     "ReleaseWriter",
-    "band_statistics",
+    "BandStatistics",
     "nodata_attr",
     "nodata_value",
     "remove_stale_partials",

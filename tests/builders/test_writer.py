@@ -16,7 +16,7 @@ from hrgldd_data.cards import render_card
 from hrgldd_data.errors import HrglddError
 from hrgldd_data.schema import FORMAT_VERSION
 from hrgldd_data.sensors import PLANETSCOPE, make_sensor
-from hrgldd_data.writer import OutputError, ReleaseWriter, band_statistics
+from hrgldd_data.writer import BandStatistics, OutputError, ReleaseWriter
 
 UAV = make_sensor(
     "UAV (DJI Phantom 4 RTK)", ["red", "green", "blue", "dsm"], resolution_m=0.5, units="DN; m"
@@ -57,9 +57,9 @@ def test_release_records_what_it_is(tmp_path):
     mean, std = release.normalization
     np.testing.assert_allclose(mean, np.nanmean(train, axis=1), rtol=1e-5)
     np.testing.assert_allclose(std, np.nanstd(train, axis=1), rtol=1e-5)
-    low, high = release.percentiles
-    np.testing.assert_allclose(low, np.nanpercentile(train, 1, axis=1), rtol=1e-5)
-    np.testing.assert_allclose(high, np.nanpercentile(train, 99, axis=1), rtol=1e-5)
+    low, high = release.percentiles  # from a seeded sample of every patch
+    np.testing.assert_allclose(low, np.nanpercentile(train, 1, axis=1), rtol=0.02)
+    np.testing.assert_allclose(high, np.nanpercentile(train, 99, axis=1), rtol=0.02)
     assert attrs["normalization"]["count"][3] == 6 * 128 * 128 - 10 * 128
     card = render_card(release)
     assert (
@@ -68,44 +68,69 @@ def test_release_records_what_it_is(tmp_path):
     assert "| 3 | dsm | — |" in card and "PlanetScope" not in card
 
 
-def test_uint16_statistics_are_exact_and_skip_nodata(tmp_path):
+def test_uint16_statistics_skip_nodata(tmp_path):
     rng = np.random.default_rng(1)
-    images = rng.integers(1, 60_000, (9, 4, 128, 128)).astype(np.uint16)
+    images = rng.normal(3000, 800, (80, 4, 128, 128)).clip(1, 65535).astype(np.uint16)
     images[:, :, :32] = 0  # nodata (0) stripes, never counted
-    images[2, 1] = 65_000  # an outlier patch that the 99th percentile sees
-    split = np.array([0] * 5 + [1, 2, 2, 1])
-    release = open_archive(_write(tmp_path, PLANETSCOPE, images, np.zeros((9, 128, 128)), split))
+    images[1:6, :, 40:] = 0  # five patches mostly nodata, their few pixels bright: they
+    images[1:6, :, 32:40] = 20_000  # must weigh by their valid pixels, not as whole patches
+    images[20:30, 1, 40:] = 65_000  # bright patches that band 1's 99th percentile sees
+    split = np.array([0] * 64 + [1, 2] * 8)
+    release = open_archive(_write(tmp_path, PLANETSCOPE, images, np.zeros((80, 128, 128)), split))
     assert release.nodata == 0 and release.dtype == np.uint16
-    train = images[:5].transpose(1, 0, 2, 3).reshape(4, -1).astype(np.float64)
+    train = images[:64].transpose(1, 0, 2, 3).reshape(4, -1).astype(np.float64)
     valid = [band[band != 0] for band in train]
-    mean, std = release.normalization
-    np.testing.assert_allclose(mean, [v.mean() for v in valid], rtol=1e-5)  # six significant digits
-    np.testing.assert_allclose(std, [v.std() for v in valid], rtol=1e-5)  # six significant digits
+    assert release.attrs["normalization"]["count"] == [v.size for v in valid]
+    mean, std = release.normalization  # exact, to six significant digits
+    np.testing.assert_allclose(mean, [v.mean() for v in valid], rtol=1e-5)
+    np.testing.assert_allclose(std, [v.std() for v in valid], rtol=1e-5)
+    low, high = release.percentiles  # from 256 values per patch and band, weighted
+    np.testing.assert_allclose(low, [np.percentile(v, 1) for v in valid], rtol=0.05)
+    np.testing.assert_allclose(high, [np.percentile(v, 99) for v in valid], rtol=0.05)
+    assert high[1] == 65_000 and high[0] < 6000
+
+
+def test_uint8_percentiles_are_exact(tmp_path):
+    rng = np.random.default_rng(4)
+    sensor = make_sensor("sentinel-2", ["red", "green", "blue"])
+    images = rng.integers(0, 256, (6, 3, 128, 128)).astype(np.uint8)
+    split = np.array([0, 0, 0, 0, 1, 2])
+    release = open_archive(
+        _write(tmp_path, sensor, images, np.zeros((6, 128, 128)), split, dtype="uint8")
+    )
+    assert release.nodata is None
+    train = images[:4].transpose(1, 0, 2, 3).reshape(3, -1)
     low, high = release.percentiles
-    np.testing.assert_allclose(
-        low, [np.percentile(v, 1) for v in valid], rtol=1e-5
-    )  # six significant digits
-    np.testing.assert_allclose(
-        high, [np.percentile(v, 99) for v in valid], rtol=1e-5
-    )  # six significant digits
-    assert "exact histogram" in release.attrs["normalization"]["method"]
+    np.testing.assert_allclose(low, np.percentile(train, 1, axis=1), rtol=1e-6)
+    np.testing.assert_allclose(high, np.percentile(train, 99, axis=1), rtol=1e-6)
+    assert release.attrs["normalization"]["method"].startswith("exact")
 
 
-def test_float_percentiles_from_a_seeded_subsample(monkeypatch):
-    monkeypatch.setattr(writer_module, "PERCENTILE_SAMPLE", 4000)
+def test_float_percentiles_from_a_seeded_sample_of_every_patch():
     rng = np.random.default_rng(2)
-    images = rng.lognormal(3, 1, (20, 2, 128, 128)).astype(np.float32)
-    images[3, 0, 0, :7] = -3.4e38  # not nodata here: the writer excludes only nodata/non-finite
-    images[3, 0, 0, :7] = np.inf
-    stats = band_statistics(images, np.arange(20), float("nan"), seed=0, batch=8)
-    again = band_statistics(images, np.arange(20), float("nan"), seed=0, batch=8)
-    other = band_statistics(images, np.arange(20), float("nan"), seed=1, batch=8)
-    assert stats == again and stats["p99"] != other["p99"]
-    assert "200 pixel positions per patch drawn with seed 0" in stats["method"]
-    exact = np.percentile(images[:, 1].ravel(), [1, 99])
-    assert stats["p01"][1] == pytest.approx(exact[0], rel=0.1)
-    assert stats["p99"][1] == pytest.approx(exact[1], rel=0.1)
-    assert stats["count"][0] == 20 * 128 * 128 - 7
+    images = rng.lognormal(3, 1, (40, 2, 128, 128)).astype(np.float32)
+    images[3, 0, 0, :7] = np.inf  # never counted
+    chosen = np.arange(40) < 30
+
+    def stats(seed, batches=(40,)):
+        acc = BandStatistics(2, np.dtype("float32"), float("nan"), seed)
+        start = 0
+        for size in batches:
+            acc.add(images[start : start + size])
+            start += size
+        return acc.result(chosen)
+
+    first = stats(0)
+    assert stats(0, batches=(7, 13, 20)) == first  # batching does not matter
+    assert stats(1)["p99"] != first["p99"]  # the seed does
+    assert "256 valid values per patch and band drawn with seed 0" in first["method"]
+    exact = np.percentile(images[:30, 1].ravel(), [1, 99])
+    assert first["p01"][1] == pytest.approx(exact[0], rel=0.05)
+    assert first["p99"][1] == pytest.approx(exact[1], rel=0.05)
+    assert first["count"][0] == 30 * 128 * 128 - 7
+    valid = images[:30, 0][np.isfinite(images[:30, 0])].astype(np.float64)
+    assert first["mean"][0] == pytest.approx(valid.mean(), rel=1e-5)
+    assert first["std"][0] == pytest.approx(valid.std(), rel=1e-5)
 
 
 def test_format_1_releases_still_open_as_planetscope(tmp_path):
