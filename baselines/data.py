@@ -1,95 +1,153 @@
-"""Patches of a release as torch tensors: normalized images, float masks, mask-safe augmentation.
+"""Patches of a release for training and scoring, through the public loader.
 
-The decoded release stays in memory as stored (uint16 images, uint8 masks, ≈130 KiB per patch) and
-each patch is normalized when it is read, so a whole HR-GLDD-sized release costs ≈250 MB, not four
-times that as float32. Normalization uses the per-band mean and std of the release's train split
-(``Release.normalization``), the same statistics for training and every test set.
+The baselines read patches with :class:`hrgldd_data.torchgeo.HRGLDD`, the TorchGeo dataset users
+train with (a memory-mapped decoded copy of the release in hrgldd's cache, one vectorized gather
+per batch), and normalize and augment them with :mod:`hrgldd_data.transforms`, the implementation
+``HRGLDDDataModule`` uses. So the leaderboard scores the data path users have, and a model records
+the normalization (:meth:`ReleaseData.normalization`) that mapping applies to new scenes.
+
+Images stay in memory as stored (uint8/uint16/float32, about 130 KiB per HR-GLDD patch) and are
+normalized batch by batch with the statistics of the release's **train** split.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
 from hrgldd_data.archive import Release
+from hrgldd_data.schema import SPLITS
+from hrgldd_data.transforms import DEFAULT_METHOD, Normalization, dihedral
+
+if TYPE_CHECKING:
+    from hrgldd_data.torchgeo import HRGLDD
 
 
-class PatchDataset(Dataset):
-    """Patches ``indices`` of a release: ``(image float32 (4,H,W), mask float32 (1,H,W))``.
+class ReleaseData:
+    """One release's patches, served by :class:`~hrgldd_data.torchgeo.HRGLDD`, normalized.
 
     Args:
-        release: an opened release; its patches are decoded into memory once (``Release.load``).
-        indices: patch indices to serve, in this order.
+        release: an opened release.
+        normalization: ``robust`` or ``standardize`` (:mod:`hrgldd_data.transforms`).
     """
 
-    def __init__(self, release: Release, indices: np.ndarray) -> None:
+    def __init__(self, release: Release, normalization: str = DEFAULT_METHOD) -> None:
         self.release = release
-        self.indices = np.asarray(indices, dtype=np.int64)
-        self.images, self.masks = release.load()
-        mean, std = release.normalization
-        if np.any(std <= 0):
-            raise ValueError(
-                f"{release.path}: normalization std {std.tolist()} has a zero band; rebuild the release"
-            )
-        self.mean = torch.from_numpy(mean).view(-1, 1, 1)
-        self.std = torch.from_numpy(std).view(-1, 1, 1)
+        self.normalization = Normalization.from_release(release, normalization)
+        self._datasets: dict[str, HRGLDD] = {}
+
+    def dataset(self, split: str) -> HRGLDD:
+        """The public dataset of one stored split (``unseen``: collection 3), loaded once."""
+        if split not in self._datasets:
+            from hrgldd_data.torchgeo import HRGLDD
+
+            where = {"root": self.release.path, "version": self.release.version}
+            where["name"] = self.release.name
+            if split == "unseen":
+                dataset = HRGLDD(split="test", collection=3, **where)
+            else:
+                dataset = HRGLDD(split=split, **where)
+            self._datasets[split] = dataset.preload()
+        return self._datasets[split]
+
+    def patches(self, indices: np.ndarray | Sequence[int]) -> ReleasePatches:
+        """A map-style dataset of the patches ``indices`` (release indices), in that order."""
+        return ReleasePatches(self, indices)
+
+    def loader(
+        self,
+        indices: np.ndarray | Sequence[int],
+        *,
+        batch_size: int,
+        shuffle: bool = False,
+        seed: int = 0,
+    ) -> DataLoader:
+        """A DataLoader of raw sample batches (``HRGLDD.collate``); shuffled with ``seed``."""
+        from hrgldd_data.torchgeo import HRGLDD
+
+        return DataLoader(
+            self.patches(indices),
+            batch_size=batch_size,
+            shuffle=shuffle,
+            generator=torch.Generator().manual_seed(seed),
+            collate_fn=HRGLDD.collate,
+        )
+
+    def batches(
+        self,
+        indices: np.ndarray | Sequence[int],
+        *,
+        batch_size: int,
+        shuffle: bool = False,
+        seed: int = 0,
+        augment: torch.Generator | None = None,
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """``(images, masks)`` batches: normalized float32 ``(B, C, H, W)``, float ``(B, 1, H, W)``.
+
+        ``augment``: a generator to draw one flip/quarter turn per patch from (none: as stored).
+        """
+        for batch in self.loader(indices, batch_size=batch_size, shuffle=shuffle, seed=seed):
+            images = self.normalization(batch["image"])
+            masks = batch["mask"][:, None].to(torch.float32)
+            if augment is not None:
+                images, moved = dihedral(images, masks, augment)
+                assert moved is not None
+                masks = moved
+            yield images, masks
+
+    def masks(self, indices: np.ndarray | Sequence[int]) -> np.ndarray:
+        """Masks ``(k, H, W)`` uint8 of the patches ``indices``, in that order."""
+        if len(indices) == 0:
+            return self.release.read(slice(0, 0))[1]
+        masks = [batch["mask"] for batch in self.loader(indices, batch_size=256)]
+        return torch.cat(masks).numpy().astype(np.uint8)
+
+
+class ReleasePatches(Dataset):
+    """Patches of a release in a given order, gathered from the per-split public datasets.
+
+    Items are :class:`HRGLDD` samples (``image`` as stored in float32, ``mask``, ``index``, ...);
+    ``__getitems__`` gathers a whole batch from each split at once.
+    """
+
+    def __init__(self, data: ReleaseData, indices: np.ndarray | Sequence[int]) -> None:
+        self.indices = np.asarray(indices, dtype=np.int64).reshape(-1)
+        release = data.release
+        if self.indices.size and (self.indices.min() < 0 or self.indices.max() >= len(release)):
+            raise IndexError(f"patch indices must lie in 0..{len(release) - 1}")
+        codes = release.table["split"][self.indices]
+        self._sources: list[HRGLDD] = []
+        self._source = np.zeros(self.indices.size, np.int64)
+        self._position = np.zeros(self.indices.size, np.int64)
+        for code in np.unique(codes):
+            dataset = data.dataset(SPLITS[int(code)])
+            take = codes == code
+            self._source[take] = len(self._sources)
+            self._position[take] = np.searchsorted(dataset.indices, self.indices[take])
+            self._sources.append(dataset)
 
     def __len__(self) -> int:
         return int(self.indices.size)
 
-    def __getitem__(self, item: int) -> tuple[torch.Tensor, torch.Tensor]:
-        index = int(self.indices[item])
-        image = torch.from_numpy(self.images[index].astype(np.float32))
-        mask = torch.from_numpy(self.masks[index].astype(np.float32))[None]
-        return (image - self.mean) / self.std, mask
+    def __getitem__(self, item: int) -> dict[str, Any]:
+        return self.__getitems__([item])[0]
+
+    def __getitems__(self, items: Sequence[int]) -> list[dict[str, Any]]:
+        items = np.asarray(items, dtype=np.int64)
+        sources = self._source[items]
+        if np.all(sources == sources[0]):  # the usual case: one split, one gather
+            return self._sources[int(sources[0])].__getitems__(self._position[items].tolist())
+        out: list[dict[str, Any]] = [{}] * items.size
+        for source in np.unique(sources):
+            where = np.flatnonzero(sources == source)
+            samples = self._sources[int(source)].__getitems__(self._position[items[where]].tolist())
+            for k, sample in zip(where.tolist(), samples, strict=True):
+                out[k] = sample
+        return out
 
 
-def augment_batch(
-    images: torch.Tensor, masks: torch.Tensor, generator: torch.Generator
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Apply one of the 8 flips/90° rotations per sample, the same to image and mask.
-
-    These transforms keep every pixel on the grid, so masks stay exactly binary and aligned
-    (no interpolation). Drawn from ``generator`` on the CPU, so a seed fixes them on any device.
-    """
-    n = images.shape[0]
-    turns = torch.randint(0, 4, (n,), generator=generator).tolist()
-    flips = torch.randint(0, 2, (n,), generator=generator).tolist()
-    out_images, out_masks = [], []
-    for i in range(n):
-        image, mask = images[i], masks[i]
-        if flips[i]:
-            image, mask = image.flip(-1), mask.flip(-1)
-        if turns[i]:
-            image, mask = (
-                torch.rot90(image, turns[i], (-2, -1)),
-                torch.rot90(mask, turns[i], (-2, -1)),
-            )
-        out_images.append(image)
-        out_masks.append(mask)
-    return torch.stack(out_images), torch.stack(out_masks)
-
-
-def make_loader(
-    release: Release,
-    indices: np.ndarray,
-    *,
-    batch_size: int,
-    shuffle: bool = False,
-    seed: int = 0,
-    num_workers: int = 0,
-) -> DataLoader:
-    """A DataLoader over ``indices``; shuffling draws from its own generator seeded by ``seed``."""
-    generator = torch.Generator().manual_seed(seed)
-    return DataLoader(
-        PatchDataset(release, indices),
-        batch_size=batch_size,
-        shuffle=shuffle,
-        generator=generator,
-        num_workers=num_workers,
-        drop_last=False,
-    )
-
-
-__all__ = ["PatchDataset", "augment_batch", "make_loader"]
+__all__ = ["ReleaseData", "ReleasePatches"]

@@ -10,6 +10,13 @@ landslide and no prediction scores a perfect overlap.
   α = 0.7 weighs false negatives more, trading precision for recall on the small landslide class.
 - Focal Tversky: ``(1 - TI)^(1/γ)`` with γ = 4/3, as the authors' paper and code
   (``K.pow(1 - TI, 0.75)``).
+
+:func:`criterion_for` gives a model its training loss by name (:data:`LOSSES`): ``paper``, the
+losses above as the paper trains each model, or ``dice_bce``, the paper's loss plus binary
+cross-entropy on every output. Dice alone on probabilities lets a model saturate to "everything
+is landslide": once the sigmoid saturates its gradient vanishes and nothing pulls it back (U-Net
+and Res U-Net did so on real imagery). Cross-entropy on the logits keeps a gradient
+``p - y`` on every pixel however saturated, so it cannot stay there.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import torch
+import torch.nn.functional as F
 
 ModelOutput = torch.Tensor | tuple[torch.Tensor, Sequence[torch.Tensor]]
 Criterion = Callable[[ModelOutput, torch.Tensor], torch.Tensor]
@@ -94,15 +102,36 @@ def _deep_supervision_criterion(output: ModelOutput, target: torch.Tensor) -> to
     return loss
 
 
-def criterion_for(model_name: str) -> Criterion:
-    """The paper's training loss for a baseline, on the model's raw output (logits) and the mask.
+def _with_bce(region: Criterion) -> Criterion:
+    """``region`` plus binary cross-entropy (pixel mean) on the final and every side output."""
 
-    Dice for ``unet``, ``res_unet``, ``attn_unet``, ``attn_res_unet``; for ``adsms_unet`` Tversky on
-    the final output plus focal Tversky on the side outputs (eval-mode output: Tversky only).
+    def criterion(output: ModelOutput, target: torch.Tensor) -> torch.Tensor:
+        final, sides = output if isinstance(output, tuple) else (output, ())
+        loss = region(output, target)
+        for logits in (final, *sides):
+            loss = loss + F.binary_cross_entropy_with_logits(logits, target.to(logits.dtype))
+        return loss
+
+    return criterion
+
+
+#: Training losses by name (see the module docstring).
+LOSSES: tuple[str, ...] = ("paper", "dice_bce")
+
+
+def criterion_for(model_name: str, loss: str = "paper") -> Criterion:
+    """A baseline's training loss, on the model's raw output (logits) and the mask.
+
+    ``paper``: Dice for ``unet``, ``res_unet``, ``attn_unet``, ``attn_res_unet``; for
+    ``adsms_unet`` Tversky on the final output plus focal Tversky on the side outputs (eval-mode
+    output: Tversky only). ``dice_bce``: the same plus binary cross-entropy on every output.
     Target: float (B, 1, H, W) in {0, 1}.
     """
     from baselines.models import MODEL_NAMES
 
     if model_name not in MODEL_NAMES:
         raise ValueError(f"unknown model {model_name!r}; choose one of: {', '.join(MODEL_NAMES)}")
-    return _deep_supervision_criterion if model_name == "adsms_unet" else _dice_criterion
+    if loss not in LOSSES:
+        raise ValueError(f"unknown loss {loss!r}; choose one of: {', '.join(LOSSES)}")
+    region = _deep_supervision_criterion if model_name == "adsms_unet" else _dice_criterion
+    return region if loss == "paper" else _with_bce(region)

@@ -22,7 +22,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import kornia.augmentation as K
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
@@ -56,6 +55,7 @@ from hrgldd_data.schema import (
     release_dirname,
 )
 from hrgldd_data.shards import read_patches
+from hrgldd_data.transforms import DEFAULT_METHOD, METHODS, Normalization, PatchTransform
 
 Sample = dict[str, Any]
 Transform = Callable[[Sample], Sample]
@@ -440,11 +440,16 @@ def _patch_bounds(release: Release, indices: np.ndarray) -> tuple[list[str], np.
     crs = [""] * indices.size
     bounds = np.full((indices.size, 4), np.nan)
     scenes = release.table["scene"][indices]
-    known = scenes >= 0
+    info = release.attrs["scenes"]
+    # an imported patch without CRS (e.g. PNG) has no transform: unknown, as in Release.bounds
+    located = np.array([bool(s.get("crs") and s.get("transform")) for s in info] + [False])
+    known = located[scenes]  # scene -1 (unknown) picks the final False
     if not known.any():
         return crs, bounds
-    info = release.attrs["scenes"]
-    transforms = np.array([scene["transform"][:6] for scene in info], dtype=np.float64)
+    transforms = np.array(
+        [s["transform"][:6] if s.get("transform") else [np.nan] * 6 for s in info],
+        dtype=np.float64,
+    )
     a, b, c, d, e, f = transforms[scenes[known]].T
     col = release.table["col"][indices][known].astype(np.float64)
     row = release.table["row"][indices][known].astype(np.float64)
@@ -483,10 +488,12 @@ def _rows_of(values: list[Any]) -> Tensor | None:
 class HRGLDDDataModule(NonGeoDataModule):
     """LightningDataModule for HR-GLDD.
 
-    * Normalization: per-band mean and std of the release's train split (stored in the
-      release), not torchgeo's 0-255 default that suits 8-bit imagery.
-    * Training augmentations that keep masks exact: horizontal and vertical flips and
-      rotations by multiples of 90 degrees.
+    * Normalization: :class:`hrgldd_data.transforms.Normalization` with the release's own
+      train-split statistics (nodata to 0, clipped to the 1st/99th percentiles when ``robust``,
+      then per-band mean and std), not torchgeo's 0-255 default that suits 8-bit imagery; the
+      same implementation the baselines train with.
+    * Training augmentations that keep masks exact: one of the eight flips and quarter turns
+      per patch (:func:`hrgldd_data.transforms.dihedral`, as the baselines).
     * Testing: one loader per test set of the paper's collections, in :attr:`test_set_keys`
       order (``c1/test``, ``c2/<site>`` ..., ``c3/<site>`` ...); a legacy release has ``c1/test``.
 
@@ -498,6 +505,7 @@ class HRGLDDDataModule(NonGeoDataModule):
         batch_size: int = 4,
         num_workers: int = 0,
         test_collections: Sequence[int] = (1, 2, 3),
+        normalization: str = DEFAULT_METHOD,
         **kwargs: Any,
     ) -> None:
         """Initialize a new HRGLDDDataModule.
@@ -506,6 +514,7 @@ class HRGLDDDataModule(NonGeoDataModule):
             batch_size: size of each mini-batch (the paper's best: 4).
             num_workers: number of DataLoader worker processes.
             test_collections: which collections :meth:`test_dataloader` serves.
+            normalization: ``robust`` or ``standardize`` (:mod:`hrgldd_data.transforms`).
             **kwargs: passed to :class:`HRGLDD` (``root``, ``version``, ``bands``, ``sites``, ...).
         """
         for key in ("split", "collection"):
@@ -514,7 +523,10 @@ class HRGLDDDataModule(NonGeoDataModule):
         bad = [c for c in test_collections if c not in COLLECTIONS]
         if bad:
             raise ValueError(f"test_collections must be a subset of {list(COLLECTIONS)}, got {bad}")
+        if normalization not in METHODS:
+            raise ValueError(f"normalization must be one of {list(METHODS)}, got {normalization!r}")
         super().__init__(HRGLDD, batch_size, num_workers, **kwargs)
+        self.normalization_method = normalization
         self.collate_fn = HRGLDD.collate
         self.test_collections = tuple(test_collections)
         self.test_sets: list[tuple[str, HRGLDD]] = []
@@ -525,21 +537,14 @@ class HRGLDDDataModule(NonGeoDataModule):
         return [key for key, _ in self.test_sets]
 
     def _set_normalization(self, dataset: HRGLDD) -> None:
-        mean, std = dataset.release.normalization
-        band_index = [dataset.release.bands.index(b) for b in dataset.bands]
-        self.mean = torch.as_tensor(mean[band_index])
-        self.std = torch.as_tensor(np.maximum(std[band_index], 1e-6))
-        normalize = K.Normalize(mean=self.mean, std=self.std)
-        self.aug = K.AugmentationSequential(normalize, data_keys=None, keepdim=True)
-        self.train_aug = K.AugmentationSequential(
-            normalize,
-            K.RandomHorizontalFlip(p=0.5),
-            K.RandomVerticalFlip(p=0.5),
-            # with both flips, one optional quarter turn makes all 8 symmetries equally likely
-            K.RandomRotation90(times=(1, 1), p=0.5),
-            data_keys=None,
-            keepdim=True,
+        normalization = Normalization.from_release(
+            dataset.release, self.normalization_method, dataset.bands
         )
+        self.normalization = normalization
+        self.mean = torch.tensor(normalization.mean, dtype=torch.float32)
+        self.std = torch.tensor(normalization.scale, dtype=torch.float32)
+        self.aug = PatchTransform(normalization)
+        self.train_aug = PatchTransform(normalization, augment=True)
 
     def setup(self, stage: str) -> None:
         """Create the datasets of a stage: ``fit``, ``validate``, ``test`` or ``predict``."""
