@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from baselines.leaderboard import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED
 from hrgldd_data.archive import Release
 from hrgldd_data.schema import TestSet
 
@@ -36,9 +37,6 @@ THRESHOLD = 0.5
 METRICS = ("precision", "recall", "f1", "iou")
 #: What a row records about the truth and the prediction's spread, beside the scores.
 SPREAD = ("landslide_fraction", "trivial_f1", "predicted_fraction", "prob_std")
-#: Bootstrap of each test set's F1: resamples and seed (the same patches for every entry).
-BOOTSTRAP_RESAMPLES = 1000
-BOOTSTRAP_SEED = 0
 
 
 _flush_depth = 0
@@ -212,8 +210,6 @@ def evaluate_model(
 
 
 __all__ = [
-    "BOOTSTRAP_RESAMPLES",
-    "BOOTSTRAP_SEED",
     "METRICS",
     "PER_BATCH_SIZE",
     "SPREAD",

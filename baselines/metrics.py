@@ -47,7 +47,6 @@ from torchmetrics.classification import (
     BinaryRecall,
     BinaryStatScores,
 )
-from torchmetrics.functional.classification import binary_stat_scores
 
 #: K.epsilon() of the Keras backend, used in the per-batch formulas.
 KERAS_EPSILON = 1e-7
@@ -137,13 +136,16 @@ class SegmentationScores:
         probs, target = _check(probs, target)
         self._pooled.to(probs.device)
         self._pooled.update(probs, target)
-        per_patch = binary_stat_scores(
-            probs,
-            target,
-            threshold=self.threshold,
-            multidim_average="samplewise",
-            validate_args=False,
-        )[:, [0, 1, 3]].cpu()  # tp, fp, fn of each patch
+        # tp, fp, fn of each patch (torchmetrics' samplewise counts squeeze away a batch of 1)
+        predicted, truth = probs > self.threshold, target.bool()
+        per_patch = torch.stack(
+            [
+                (predicted & truth).sum((1, 2)),
+                (predicted & ~truth).sum((1, 2)),
+                (~predicted & truth).sum((1, 2)),
+            ],
+            dim=1,
+        ).cpu()
         self._patch_counts.append(per_patch)
         self._batch_counts.append(per_patch.sum(0))
         p = probs.to(torch.float64)

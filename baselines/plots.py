@@ -1,5 +1,6 @@
-"""Figures of a leaderboard: radar charts per collection (like the paper's Figure 7) and
-prediction panels (the release's bands in false or true colour, truth, each model; like its Figure 8), saved as PNG.
+"""Figures of a leaderboard, saved as PNG: radar charts per collection (like the paper's
+Figure 7) and prediction panels (the release's bands in false or true colour, truth, each model;
+like its Figure 8).
 """
 
 from __future__ import annotations
@@ -63,7 +64,8 @@ def radar_charts(board: Leaderboard, folder: str | Path) -> list[Path]:
         fig.legend(handles, labels, loc="lower center", ncol=ncol, fontsize=8, frameon=False)
         release = board.release
         fig.suptitle(
-            f"Collection {collection}: {COLLECTIONS.get(collection, '')}\n{release['name']} {release['version']}"
+            f"Collection {collection}: {COLLECTIONS.get(collection, '')}\n"
+            f"{release['name']} {release['version']}"
             + (" (synthetic)" if release.get("synthetic") else ""),
             fontsize=10,
         )

@@ -7,8 +7,9 @@ A published leaderboard must say exactly what was scored and nothing else, so th
   ``manifest.json``; :func:`hrgldd_data.hub.client.publish_leaderboard` compares it with the
   manifest tagged on the Hub), or is malformed;
 - a row belongs to another release, names an entry that is not on the board, has a score outside
-  [0, 1], pixel counts that do not add up to its patches, or pooled scores that its own TP/FP/FN
-  do not give (a hand-edited F1);
+  [0, 1], pixel counts that do not add up to its patches, or pooled scores, a landslide fraction
+  or an all-landslide F1 that its own TP/FP/FN do not give (a hand-edited F1 or floor), or an F1
+  outside its own bootstrap interval;
 - a test set's patch count differs from what the published release holds (:func:`check_counts`);
 - ``leaderboard.md`` differs from the tables rendered from ``results.json`` (edited or stale).
 
@@ -25,7 +26,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from baselines.leaderboard import LEADERBOARD_MD, RESULTS_JSON, Leaderboard
+from baselines.leaderboard import (
+    COLLECTIONS_PROTOCOL,
+    LEADERBOARD_MD,
+    LOEO,
+    PROTOCOLS,
+    RESULTS_JSON,
+    Leaderboard,
+)
 from baselines.submission import NAME_RE
 from hrgldd_data.errors import InputError
 from hrgldd_data.schema import PATCH_SIZE, parse_version
@@ -80,7 +88,11 @@ def _check_row(path: Path, n: int, row: Any, release: dict, entries: dict) -> No
         raise bad(f"belongs to {row.get('release_name')} {row.get('release_version')}")
     if row.get("entry") not in entries:
         raise bad(f"names entry {row.get('entry')!r}, which is not on the board")
-    if row.get("collection") not in (1, 2, 3) or not isinstance(row.get("test_set"), str):
+    protocol = row.get("protocol") or COLLECTIONS_PROTOCOL
+    if protocol not in PROTOCOLS:
+        raise bad(f"has protocol {protocol!r}, not one of {list(PROTOCOLS)}")
+    collections = (None,) if protocol == LOEO else (1, 2, 3)
+    if row.get("collection") not in collections or not isinstance(row.get("test_set"), str):
         raise bad("has no valid collection and test set")
     counts = [row.get(k) for k in ("n_patches", "tp", "fp", "fn", "tn")]
     if not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in counts):
@@ -94,10 +106,23 @@ def _check_row(path: Path, n: int, row: Any, release: dict, entries: dict) -> No
             raise bad(f"has no valid {metric}")
         if abs(value - expected) > TOLERANCE:
             raise bad(f"says {metric} {value:.6f}, but its TP/FP/FN give {expected:.6f}")
-    for metric in ("pb_precision", "pb_recall", "pb_f1", "pb_iou"):
+    pixels = n_patches * PATCH_SIZE * PATCH_SIZE
+    fraction = (tp + fn) / pixels if pixels else 0.0
+    derived = {"landslide_fraction": fraction, "trivial_f1": 2 * fraction / (1 + fraction)}
+    for metric, expected in derived.items():
+        value = row.get(metric)
+        if value is not None and (
+            not isinstance(value, int | float) or abs(value - expected) > TOLERANCE
+        ):
+            raise bad(f"says {metric} {value!r}, but its TP/FP/FN give {expected:.6f}")
+    bounded = ("pb_precision", "pb_recall", "pb_f1", "pb_iou", "auroc", "auprc", "f1_low")
+    for metric in (*bounded, "f1_high", "predicted_fraction", "prob_std"):
         value = row.get(metric)
         if value is not None and not (isinstance(value, int | float) and 0 <= value <= 1):
             raise bad(f"has {metric} {value!r} outside [0, 1]")
+    low, high = row.get("f1_low"), row.get("f1_high")
+    if low is not None and high is not None and not low - TOLERANCE <= high + TOLERANCE:
+        raise bad(f"has a bootstrap interval {low}-{high} that is empty")
 
 
 def load_publishable(folder: str | os.PathLike[str]) -> Publishable:
@@ -163,7 +188,10 @@ def check_counts(results: Publishable, counts: dict[str, Any]) -> None:
     sites = counts.get("sites") or {}
     for row in results.rows:
         collection, test_set = row["collection"], row["test_set"]
-        if collection == 1:
+        if (row.get("protocol") or COLLECTIONS_PROTOCOL) == LOEO:
+            per_site = sites.get(test_set) or {}
+            expected = sum(int(per_site.get(split) or 0) for split in ("train", "val", "test"))
+        elif collection == 1:
             expected = splits.get("test")
         else:
             per_site = sites.get(test_set) or {}

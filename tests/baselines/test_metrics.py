@@ -1,4 +1,4 @@
-"""Landslide-class scores: hand-computed cases, zero divisions, pooled against per-batch."""
+"""Landslide-class scores: hand cases, zero divisions, pooled vs per-batch, honesty checks."""
 
 from __future__ import annotations
 
@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from baselines.metrics import KERAS_EPSILON, SegmentationScores, scores_from_masks
+from baselines.metrics import (
+    KERAS_EPSILON,
+    SegmentationScores,
+    bootstrap_f1,
+    collapse,
+    trivial_f1,
+)
 
 EPS = KERAS_EPSILON
 
@@ -113,34 +119,79 @@ def test_reset() -> None:
     assert scores.n_batches == 1
 
 
-def test_scores_from_masks_matches_the_accumulator() -> None:
-    rng = np.random.default_rng(0)
-    target = (rng.random((10, 16, 16)) > 0.8).astype(np.uint8)
-    pred = (rng.random((10, 16, 16)) > 0.7).astype(np.uint8)
+def test_trivial_baseline_and_spread_are_reported() -> None:
+    target = batch([1, 0, 0, 0, 1, 0, 0, 0], (2, 1, 2, 2))  # 25 % landslide
     scores = SegmentationScores()
-    for start in range(0, 10, 4):  # batches of 4, 4, 2
-        chunk = slice(start, start + 4)
-        scores.update(torch.from_numpy(pred[chunk]).float(), torch.from_numpy(target[chunk]))
-    expected, got = scores.compute(), scores_from_masks(pred, target, batch_size=4)
-    for reduction in ("pooled", "per_batch"):
-        assert got[reduction] == pytest.approx(expected[reduction])
+    scores.update(torch.ones(2, 1, 2, 2), target)  # all-landslide
+    pooled = scores.compute()["pooled"]
+    assert pooled["landslide_fraction"] == pytest.approx(0.25)
+    assert pooled["trivial_f1"] == pytest.approx(2 * 0.25 / 1.25) == pytest.approx(pooled["f1"])
+    assert pooled["predicted_fraction"] == 1.0 and pooled["prob_std"] == 0.0
+    assert trivial_f1(0.045) == pytest.approx(0.0861, abs=1e-4) and trivial_f1(0.0) == 0.0
 
 
-def test_scores_from_masks_batch_size_changes_only_per_batch() -> None:
-    target = np.zeros((4, 2, 2), np.uint8)
-    target[0, 0, 0] = 1
-    pred = target.copy()
-    one = scores_from_masks(pred, target, batch_size=1)
-    four = scores_from_masks(pred, target, batch_size=4)
-    assert one["pooled"] == four["pooled"]
-    assert four["per_batch"]["f1"] == pytest.approx(1.0, abs=1e-6)
-    assert one["per_batch"]["f1"] == pytest.approx(0.25, abs=1e-6)  # three empty batches score 0
+def test_curves_are_binned_and_honest_for_constant_predictions() -> None:
+    rng = np.random.default_rng(0)
+    target = (rng.random((4, 1, 32, 32)) < 0.3).astype(np.float32)
+    noisy = 1 / (1 + np.exp(-(4 * (target - 0.5) + rng.normal(0, 1, target.shape))))
+    for probs, auroc in ((np.ones_like(target), 0.5), (np.zeros_like(target), 0.5)):
+        scores = SegmentationScores(curves=True)
+        scores.update(probs, target)
+        curves = scores.compute()["curves"]
+        assert curves["auroc"] == pytest.approx(auroc)
+        assert curves["auprc"] == pytest.approx(target.mean(), abs=1e-6)
+    scores = SegmentationScores(curves=True)
+    for start in (0, 2):  # two batches accumulate like one
+        scores.update(noisy[start : start + 2].astype(np.float32), target[start : start + 2])
+    from torchmetrics.functional.classification import (
+        binary_auroc,
+        binary_average_precision,
+    )
+
+    exact = torch.from_numpy(noisy.ravel()).float(), torch.from_numpy(target.ravel()).long()
+    curves = scores.compute()["curves"]  # binned, against torchmetrics' exact (unbinned) values
+    assert curves["auroc"] == pytest.approx(float(binary_auroc(*exact)), abs=2e-3)
+    assert curves["auprc"] == pytest.approx(float(binary_average_precision(*exact)), abs=5e-3)
+    # saturated probabilities (all above 0.99) are still ranked: the thresholds follow logits
+    squeezed = 1 - 1e-3 * (1 - noisy)
+    saturated = SegmentationScores(curves=True)
+    saturated.update(squeezed.astype(np.float32), target)
+    assert saturated.compute()["curves"]["auroc"] > 0.9
 
 
-def test_scores_from_masks_checks_inputs() -> None:
-    with pytest.raises(ValueError, match="only 0 and 1"):
-        scores_from_masks(np.full((1, 2, 2), 0.7), np.zeros((1, 2, 2)))
-    with pytest.raises(ValueError, match="batch_size"):
-        scores_from_masks(np.zeros((1, 2, 2)), np.zeros((1, 2, 2)), batch_size=0)
-    with pytest.raises(ValueError, match="same shape"):
-        scores_from_masks(np.zeros((1, 2, 2)), np.zeros((2, 2, 2)))
+def test_collapse_names_what_is_constant() -> None:
+    base = {"landslide_fraction": 0.05, "prob_mean": 0.5, "prob_std": 0.2}
+    assert collapse(base | {"predicted_fraction": 0.06}) is None
+    assert "everything is landslide" in collapse(base | {"predicted_fraction": 0.995})
+    assert "nothing is landslide" in collapse(base | {"predicted_fraction": 0.0})
+    flat = base | {"predicted_fraction": 0.5, "prob_std": 1e-5, "prob_mean": 0.51}
+    assert "every probability is 0.510" in collapse(flat)
+    # a test set that is itself all landslide is not a collapse when predicted so
+    assert collapse(base | {"landslide_fraction": 0.99, "predicted_fraction": 0.995}) is None
+
+
+def test_per_patch_counts_and_seeded_bootstrap() -> None:
+    scores = SegmentationScores()
+    probs = batch([1, 1, 0, 0, 0, 1, 1, 1], (2, 1, 2, 2))
+    target = batch([1, 0, 1, 0, 0, 1, 1, 0], (2, 1, 2, 2))
+    scores.update(probs, target)
+    assert scores.patch_counts().tolist() == [[1, 1, 1], [2, 1, 0]]
+    rng = np.random.default_rng(1)
+    counts = rng.integers(0, 50, (40, 3))
+    events = np.repeat([0, 1], 20)
+    first = bootstrap_f1(counts, events, seed=3)
+    assert first == bootstrap_f1(counts, events, seed=3)  # seeded: deterministic
+    assert first != bootstrap_f1(counts, events, seed=4)
+    pooled = 2 * counts[:, 0].sum() / (2 * counts[:, 0].sum() + counts[:, 1:].sum())
+    assert first[0] < pooled < first[1]
+    # events interleaved (each event's patches in the same order): the same interval
+    order = np.arange(40).reshape(2, 20).T.ravel()
+    assert bootstrap_f1(counts[order], events[order], seed=3) == first
+    # resampling within events: each resample keeps 20 patches of each event, so two events of
+    # identical patches leave no uncertainty, while resampling across events would
+    two = np.concatenate([np.tile([10, 0, 0], (20, 1)), np.tile([0, 10, 10], (20, 1))])
+    assert bootstrap_f1(two, events) == (0.5, 0.5)
+    low, high = bootstrap_f1(two)
+    assert low < 0.45 and high > 0.55
+    # perfect patches everywhere: no uncertainty
+    assert bootstrap_f1(np.tile([5, 0, 0], (10, 1))) == (1.0, 1.0)

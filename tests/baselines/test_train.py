@@ -1,4 +1,4 @@
-"""Training: it learns, it is deterministic for a seed on the CPU, it resumes, it saves safetensors."""
+"""Training: it learns, is deterministic for a seed on the CPU, resumes, saves safetensors."""
 
 from __future__ import annotations
 
@@ -8,12 +8,15 @@ import numpy as np
 import pytest
 import torch
 
-from baselines.data import PatchDataset, augment_batch
+from baselines.data import ReleaseData
 from baselines.evaluate import evaluate_model, score_arrays
 from baselines.train import (
+    CONFIGS,
     WEIGHTS,
     TrainConfig,
+    config_default,
     load_weights,
+    named_config,
     resolve_device,
     resolve_precision,
     train_model,
@@ -41,7 +44,7 @@ def test_short_training_beats_trivial_predictors(tiny_release, precision):
     )
     result = train_model(release, config, progress=False)
     assert result.config.precision == precision
-    rows, _, _ = evaluate_model(result.model, release)
+    rows, _, _ = evaluate_model(result.model, ReleaseData(release, config.normalization))
     mixed = next(r for r in rows if r["collection"] == 1)
     masks = release.read(release.indices("test"))[1]
     all_landslide = score_arrays(np.ones(masks.shape, np.float32), masks)["pooled"]["f1"]
@@ -103,30 +106,56 @@ def test_resume_continues_exactly_and_weights_are_safetensors(tiny_release, tmp_
     assert _same_weights(load_weights(tmp_path), straight.model)
 
 
-def test_augmentation_moves_image_and_mask_together(tiny_release):
-    release = open_archive(tiny_release)
-    dataset = PatchDataset(release, release.indices("train")[:4])
-    images, masks = map(torch.stack, zip(*[dataset[i] for i in range(4)], strict=True))
-    generator = torch.Generator().manual_seed(0)
-    out_images, out_masks = augment_batch(images, masks, generator)
+def test_training_batches_move_image_and_mask_together(tiny_release):
+    """The training path's augmentation (hrgldd_data.transforms.dihedral) on real batches."""
+    data = ReleaseData(open_archive(tiny_release))
+    indices = data.release.indices("train")[:4]
+    images, masks = next(data.batches(indices, batch_size=4))
+    out_images, out_masks = next(
+        data.batches(indices, batch_size=4, augment=torch.Generator().manual_seed(0))
+    )
     assert set(out_masks.unique().tolist()) <= {0.0, 1.0}
     assert torch.equal(out_masks.sum((1, 2, 3)), masks.sum((1, 2, 3)))
     # scar pixels are dark in NIR in the synthetic data: the mask must still sit on them
     nir = out_images[:, 3:4]
     assert (nir[out_masks.bool()].mean() < nir[~out_masks.bool()].mean() - 1).item()
     assert not torch.equal(out_images, images)  # seed 0 moves at least one of four patches
-    again = augment_batch(images, masks, torch.Generator().manual_seed(0))
+    again = next(data.batches(indices, batch_size=4, augment=torch.Generator().manual_seed(0)))
     assert torch.equal(again[0], out_images) and torch.equal(again[1], out_masks)
 
 
 def test_patches_are_normalized_with_train_statistics(tiny_release):
-    release = open_archive(tiny_release)
-    train = PatchDataset(release, release.indices("train"))
-    stacked = torch.stack([train[i][0] for i in range(len(train))])
+    data = ReleaseData(open_archive(tiny_release), "standardize")
+    stacked = torch.cat([x for x, _ in data.batches(data.release.indices("train"), batch_size=5)])
     mean, std = stacked.mean((0, 2, 3)), stacked.std((0, 2, 3))
     assert torch.allclose(mean, torch.zeros(4), atol=0.05) and torch.allclose(
         std, torch.ones(4), atol=0.05
     )
+
+
+def test_named_configurations_hold_every_default():
+    default = TrainConfig(model="unet")
+    assert named_config("default", "unet") == default
+    paper = named_config("paper", "unet", seed=2)
+    assert (paper.loss, paper.normalization, paper.batch_size, paper.lr) == (
+        "paper",
+        "standardize",
+        4,
+        1e-3,
+    )
+    assert paper.config == "paper" and paper.seed == 2 and paper.differs_from_named() == []
+    assert replace_loss(paper).differs_from_named() == ["loss"]
+    assert config_default("paper", "loss") == "paper"
+    assert config_default("default", "loss") == default.loss
+    assert set(CONFIGS) == {"default", "paper"}
+    with pytest.raises(ValueError, match="unknown configuration"):
+        named_config("keras", "unet")
+
+
+def replace_loss(config: TrainConfig) -> TrainConfig:
+    from dataclasses import replace
+
+    return replace(config, loss="dice_bce")
 
 
 def test_device_choice():
