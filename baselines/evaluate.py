@@ -36,7 +36,7 @@ PER_BATCH_SIZE = 32
 THRESHOLD = 0.5
 METRICS = ("precision", "recall", "f1", "iou")
 #: What a row records about the truth and the prediction's spread, beside the scores.
-SPREAD = ("landslide_fraction", "trivial_f1", "predicted_fraction", "prob_std")
+SPREAD = ("landslide_fraction", "trivial_f1", "predicted_fraction", "prob_mean", "prob_std")
 
 
 _flush_depth = 0

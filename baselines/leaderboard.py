@@ -68,6 +68,7 @@ COLUMNS = (
     "auroc",
     "auprc",
     "predicted_fraction",
+    "prob_mean",
     "prob_std",
     "collapsed",
     "pb_precision",

@@ -222,11 +222,6 @@ def collapse(scores: dict[str, float | int]) -> str | None:
     """
     truth = float(scores["landslide_fraction"])
     predicted = float(scores["predicted_fraction"])
-    if float(scores["prob_std"]) < COLLAPSE_STD:
-        return (
-            f"every probability is {float(scores['prob_mean']):.3f} "
-            f"(std {float(scores['prob_std']):.1e})"
-        )
     if predicted > COLLAPSE_SHARE and truth < COLLAPSE_SHARE:
         return (
             f"{100 * predicted:.1f} % of the pixels predicted landslide, "
@@ -236,6 +231,11 @@ def collapse(scores: dict[str, float | int]) -> str | None:
         return (
             f"{100 * predicted:.2f} % of the pixels predicted landslide, "
             f"{100 * truth:.1f} % are: nothing is landslide"
+        )
+    if float(scores["prob_std"]) < COLLAPSE_STD:
+        return (
+            f"every probability is {float(scores['prob_mean']):.3f} "
+            f"(std {float(scores['prob_std']):.1e})"
         )
     return None
 

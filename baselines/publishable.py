@@ -116,7 +116,7 @@ def _check_row(path: Path, n: int, row: Any, release: dict, entries: dict) -> No
         ):
             raise bad(f"says {metric} {value!r}, but its TP/FP/FN give {expected:.6f}")
     bounded = ("pb_precision", "pb_recall", "pb_f1", "pb_iou", "auroc", "auprc", "f1_low")
-    for metric in (*bounded, "f1_high", "predicted_fraction", "prob_std"):
+    for metric in (*bounded, "f1_high", "predicted_fraction", "prob_mean", "prob_std"):
         value = row.get(metric)
         if value is not None and not (isinstance(value, int | float) and 0 <= value <= 1):
             raise bad(f"has {metric} {value!r} outside [0, 1]")

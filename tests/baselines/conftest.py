@@ -11,7 +11,7 @@ torch = pytest.importorskip("torch")
 
 @pytest.fixture(scope="session", autouse=True)
 def _few_threads():
-    """One thread: the test machine is shared, and tiny models lose more to thread contention than they gain."""
+    """One thread: on a shared machine tiny models lose more to contention than they gain."""
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
@@ -20,7 +20,7 @@ def _few_threads():
 
 @pytest.fixture(scope="session")
 def scored_board(tmp_path_factory, tiny_release) -> Path:
-    """A leaderboard folder for ``tiny_release`` with two baselines (one tiny epoch each, seed 0)."""
+    """A leaderboard folder for ``tiny_release``: two baselines (one tiny epoch each, seed 0)."""
     from click.testing import CliRunner
 
     from baselines.run import main

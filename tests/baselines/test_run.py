@@ -1,4 +1,4 @@
-"""`python -m baselines.run`: results files, leaderboard tables, plots, release choice, card update."""
+"""`python -m baselines.run`: results files, leaderboard tables, plots, release choice, cards."""
 
 from __future__ import annotations
 
@@ -68,6 +68,25 @@ def test_results_files_and_tables(scored_board):
     assert "| 3 | gamma_2021 |" in markdown and "attn_unet" in markdown
     assert "pooled over every pixel" in markdown
     assert "Table 2" not in markdown  # these sites are not the paper's events
+
+
+def test_every_test_set_shows_the_trivial_floor_and_threshold_free_scores(scored_board):
+    data = json.loads((scored_board / "results.json").read_text())
+    for row in data["rows"]:
+        fraction = (row["tp"] + row["fn"]) / (row["n_patches"] * 128 * 128)
+        assert row["landslide_fraction"] == pytest.approx(fraction)
+        assert row["trivial_f1"] == pytest.approx(2 * fraction / (1 + fraction))
+        assert 0 <= row["auroc"] <= 1 and 0 <= row["auprc"] <= 1
+        assert row["f1_low"] <= row["f1_high"] and isinstance(row["collapsed"], bool)
+        assert (row["config"], row["protocol"]) == ("default", "collections")
+    markdown = (scored_board / "leaderboard.md").read_text()
+    assert "| collection | test set | landslide px % | all-landslide F1 | unet | attn_unet |" in (
+        markdown
+    )
+    c1 = next(r for r in data["rows"] if r["collection"] == 1)
+    trivial = f"{100 * c1['landslide_fraction']:.1f} | {100 * c1['trivial_f1']:.1f} |"
+    assert f"| 1 | test | {trivial}" in markdown
+    assert "AUROC / AUPRC" in markdown and "bootstrap interval" in markdown
 
 
 def test_plots_are_pngs(scored_board):
@@ -146,6 +165,8 @@ def test_paper_table_beside_ours_for_the_papers_events(tmp_path):
         "unet",
         "--seeds",
         "0",
+        "--config",
+        "paper",
         *TINY,
     )
     paper = paper_table2()
@@ -155,6 +176,25 @@ def test_paper_table_beside_ours_for_the_papers_events(tmp_path):
     assert "Table 2" in output and "selected on the **test** set" in output
     assert f"/ {paper[(2, 'kodagu_2018')]['unet']:.1f} (" in output
     assert f"/ {paper[(3, 'haiti_2021')]['unet']:.1f} (" in output
+    assert "Beside the paper's Table 2 (`paper` configuration)" in output
+    rows = json.loads((tmp_path / "out" / "hr_gldd-1.0.0" / "results.json").read_text())["rows"]
+    assert {(r["entry"], r["config"], r["loss"], r["normalization"]) for r in rows} == {
+        ("unet-paper", "paper", "paper", "standardize")
+    }
+    # a default-configuration run is not set beside the paper; the board says how to do it
+    output = _run(
+        "--release",
+        str(release),
+        "--out",
+        str(tmp_path / "default"),
+        "--models",
+        "unet",
+        "--seeds",
+        "0",
+        *TINY,
+    )
+    assert "`python -m baselines.run --config paper`" in output
+    assert f"/ {paper[(3, 'haiti_2021')]['unet']:.1f} (" not in output
 
 
 def test_legacy_release_has_collection_one_only_and_says_so(tmp_path):
@@ -268,3 +308,92 @@ def test_grid_chooses_on_validation_then_trains_every_seed(tiny_release, tmp_pat
         (0, int(best["batch_size"])),
         (1, int(best["batch_size"])),
     }
+
+
+def test_a_collapsed_prediction_is_flagged_everywhere(tiny_release, tmp_path):
+    """All-landslide predictions score the trivial F1, AUROC 0.5, and are called collapsed."""
+    import numpy as np
+
+    from baselines.submission import expected_ids
+
+    release = open_archive(tiny_release)
+    _, ids = expected_ids(release)
+    path = tmp_path / "constant.npz"
+    np.savez_compressed(path, ids=np.array(ids), masks=np.ones((len(ids), 128, 128), np.float32))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        main,
+        ["--release", str(tiny_release), "--out", str(out), "--submission", str(path)]
+        + ["--name", "everything", "--no-plots", "--no-progress"],
+    )
+    assert result.exit_code == 0, result.output
+    assert "COLLAPSED: everything on c1/test" in result.output
+    assert "everything is landslide" in result.output
+    rows = json.loads((out / "hr_gldd-1.0.0" / "results.json").read_text())["rows"]
+    assert rows and all(r["collapsed"] for r in rows)
+    assert all(r["f1"] == pytest.approx(r["trivial_f1"]) for r in rows)
+    assert all(r["auroc"] == pytest.approx(0.5) for r in rows)
+    markdown = (out / "hr_gldd-1.0.0" / "leaderboard.md").read_text()
+    assert "⚠ Collapsed predictions (4 row(s))" in markdown
+    assert "> - everything on c1/test: 100.0 % of the pixels predicted landslide" in markdown
+    c1 = next(r for r in rows if r["collection"] == 1)
+    assert f"{100 * c1['f1']:.1f} ⚠ |" in markdown
+
+
+def test_leave_one_event_out(tiny_release, tmp_path):
+    output = _run(
+        "--release",
+        str(tiny_release),
+        "--out",
+        str(tmp_path),
+        "--models",
+        "unet",
+        "--seeds",
+        "0",
+        "--protocol",
+        "leave-one-event-out",
+        *TINY,
+    )
+    folder = tmp_path / "hr_gldd-1.0.0"
+    rows = json.loads((folder / "results.json").read_text())["rows"]
+    release = open_archive(tiny_release)
+    assert {(r["protocol"], r["collection"], r["test_set"]) for r in rows} == {
+        ("leave-one-event-out", None, "alpha_2018"),
+        ("leave-one-event-out", None, "beta_2019"),
+    }
+    for row in rows:  # every patch of the held-out event, whatever its split
+        assert row["n_patches"] == release.indices(site=row["test_set"]).size == 10
+    runs = sorted(p.name for p in (folder / "runs").iterdir())
+    assert runs == ["loeo-alpha_2018", "loeo-beta_2019"]
+    config = json.loads(
+        next((folder / "runs" / "loeo-alpha_2018").glob("*/config.json")).read_text()
+    )
+    assert config["sites"] == ["beta_2019"]  # trained on the other event only
+    assert "Leave one event out" in output and "| alpha_2018 |" in output
+    # the collections protocol on the same board keeps its own rows
+    _run(
+        "--release",
+        str(tiny_release),
+        "--out",
+        str(tmp_path),
+        "--models",
+        "unet",
+        "--seeds",
+        "0",
+        *TINY,
+    )
+    rows = json.loads((folder / "results.json").read_text())["rows"]
+    assert {r["protocol"] for r in rows} == {"leave-one-event-out", "collections"}
+    from baselines.publishable import load_publishable
+
+    assert len(load_publishable(folder).rows) == len(rows)
+
+
+def test_leave_one_event_out_needs_two_events(tmp_path):
+    release = make_release(tmp_path / "rel", sites=(("solo", "train", "rainfall"),), per_site=5)
+    result = CliRunner().invoke(
+        main,
+        ["--release", str(release), "--out", str(tmp_path / "out")]
+        + ["--protocol", "leave-one-event-out", "--models", "unet", *TINY],
+    )
+    assert result.exit_code != 0 and "has 1 dataset event(s) (solo)" in result.output

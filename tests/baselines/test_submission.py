@@ -1,4 +1,4 @@
-"""Submissions: scored with the baselines' evaluator; every malformed one is refused and changes nothing."""
+"""Submissions: scored with the baselines' evaluator; a malformed one is refused unwritten."""
 
 from __future__ import annotations
 
