@@ -85,14 +85,17 @@ class ReleaseData:
         shuffle: bool = False,
         seed: int = 0,
         augment: torch.Generator | None = None,
+        device: torch.device | str = "cpu",
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """``(images, masks)`` batches: normalized float32 ``(B, C, H, W)``, float ``(B, 1, H, W)``.
 
         ``augment``: a generator to draw one flip/quarter turn per patch from (none: as stored).
+        The batch moves to ``device`` first and is normalized and augmented there, as TorchGeo
+        datamodules do after the transfer (a GPU does it faster than the loading process).
         """
         for batch in self.loader(indices, batch_size=batch_size, shuffle=shuffle, seed=seed):
-            images = self.normalization(batch["image"])
-            masks = batch["mask"][:, None].to(torch.float32)
+            images = self.normalization(batch["image"].to(device))
+            masks = batch["mask"][:, None].to(device=device, dtype=torch.float32)
             if augment is not None:
                 images, moved = dihedral(images, masks, augment)
                 assert moved is not None

@@ -79,7 +79,7 @@ def predict(
 
     model.eval()
     out = []
-    batches: Any = data.batches(indices, batch_size=batch_size)
+    batches: Any = data.batches(indices, batch_size=batch_size, device=device)
     if progress:
         from tqdm.auto import tqdm
 
@@ -88,7 +88,7 @@ def predict(
         )
     with fast_cpu_math():
         for images, _ in batches:
-            probs = predict_proba(model, images.to(device))
+            probs = predict_proba(model, images)
             out.append(probs[:, 0].float().cpu().numpy())
     if not out:
         return data.masks(indices).astype(np.float32)

@@ -443,12 +443,12 @@ def train_model(
                 shuffle=True,
                 seed=eseed,
                 augment=augmenter,
+                device=device,
             )
             total, steps = 0.0, 0
             for images, masks in batches:
                 if config.steps_per_epoch is not None and steps >= config.steps_per_epoch:
                     break
-                images, masks = images.to(device), masks.to(device)
                 optimizer.zero_grad(set_to_none=True)
                 if mixed:
                     images = images.contiguous(memory_format=torch.channels_last)

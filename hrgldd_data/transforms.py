@@ -192,19 +192,34 @@ class Normalization:
                 f"normalization of {len(self.mean)} band(s) {list(self.bands)} got images of "
                 f"shape {tuple(images.shape)}: expected (..., {len(self.mean)}, H, W)"
             )
-        keep = self.valid(images)
-        if valid is not None:
-            keep &= valid.to(device=images.device, dtype=torch.bool)
         x = images.to(torch.float32, copy=True)
-        shape = (-1, 1, 1)
-        if self.method == "robust":
-            assert self.low is not None and self.high is not None
-            low = torch.tensor(self.low, dtype=torch.float32, device=x.device).view(shape)
-            high = torch.tensor(self.high, dtype=torch.float32, device=x.device).view(shape)
-            x = torch.maximum(torch.minimum(x, high), low)
-        x -= torch.tensor(self.mean, dtype=torch.float32, device=x.device).view(shape)
-        x /= torch.tensor(self.scale, dtype=torch.float32, device=x.device).view(shape)
-        return x.masked_fill_(~keep, 0.0)
+        invalid = ~self.valid(images)  # before clipping: an infinity is nodata, not a maximum
+        if valid is not None:
+            invalid |= ~valid.to(device=images.device, dtype=torch.bool)
+        mean, scale, low, high = self._constants(x.device)
+        if low is not None and high is not None:
+            x.clamp_(low, high)
+        x.sub_(mean).div_(scale)
+        return x.masked_fill_(invalid, 0.0)
+
+    def _constants(self, device: torch.device) -> tuple[torch.Tensor, ...]:
+        """Per-band tensors ``(bands, 1, 1)`` on ``device``: mean, scale, and the clip range."""
+        cache = self.__dict__.setdefault("_tensors", {})  # frozen: cache beside the fields
+        if device not in cache:
+
+            def column(values: tuple[float, ...] | None) -> torch.Tensor | None:
+                if values is None:
+                    return None
+                return torch.tensor(values, dtype=torch.float32, device=device).view(-1, 1, 1)
+
+            robust = self.method == "robust"
+            cache[device] = (
+                column(self.mean),
+                column(self.scale),
+                column(self.low if robust else None),
+                column(self.high if robust else None),
+            )
+        return cache[device]
 
 
 def _nodata_json(nodata: float | int | None) -> float | int | str | None:
@@ -226,18 +241,12 @@ def dihedral(
     sample is flipped, then turned ``k`` times.
     """
     n = images.shape[0]
-    turns = torch.randint(0, 4, (n,), generator=generator)
-    flips = torch.randint(0, 2, (n,), generator=generator)
-    out_images, out_masks = images.clone(), None if masks is None else masks.clone()
-    for flip in (0, 1):
-        for k in range(4):
-            chosen = torch.nonzero((flips == flip) & (turns == k)).flatten()
-            if chosen.numel() == 0 or (flip == 0 and k == 0):
-                continue
-            chosen = chosen.to(images.device)
-            out_images[chosen] = _move(images[chosen], flip, k)
-            if masks is not None and out_masks is not None:
-                out_masks[chosen] = _move(masks[chosen], flip, k)
+    turns = torch.randint(0, 4, (n,), generator=generator).tolist()
+    flips = torch.randint(0, 2, (n,), generator=generator).tolist()
+    out_images = torch.stack([_move(x, f, k) for x, f, k in zip(images, flips, turns, strict=True)])
+    if masks is None:
+        return out_images, None
+    out_masks = torch.stack([_move(m, f, k) for m, f, k in zip(masks, flips, turns, strict=True)])
     return out_images, out_masks
 
 

@@ -72,7 +72,7 @@ class ADSMSUNet(SegmentationNet):
         x = self.bottleneck(x)
         sides = []
         for step, (up, gate, block, skip) in enumerate(
-            zip(self.up, self.gates, self.decoder, reversed(skips))
+            zip(self.up, self.gates, self.decoder, reversed(skips), strict=True)
         ):
             if not isinstance(gate, nn.Identity):
                 skip = gate(skip, x)

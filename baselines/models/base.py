@@ -80,7 +80,8 @@ class UShapedNet(SegmentationNet):
         super().__init__(in_channels, filters)
         w = self.widths
         self.encoder = nn.ModuleList(
-            self.make_block(c_in, c_out) for c_in, c_out in zip([in_channels, *w[:-2]], w[:-1])
+            self.make_block(c_in, c_out)
+            for c_in, c_out in zip([in_channels, *w[:-2]], w[:-1], strict=True)
         )
         self.pool = nn.MaxPool2d(2)
         self.bottleneck = self.make_block(w[-2], w[-1])
@@ -102,7 +103,9 @@ class UShapedNet(SegmentationNet):
             skips.append(x)
             x = self.pool(x)
         x = self.bottleneck(x)
-        for up, gate, block, skip in zip(self.up, self.gates, self.decoder, reversed(skips)):
+        for up, gate, block, skip in zip(
+            self.up, self.gates, self.decoder, reversed(skips), strict=True
+        ):
             if self.attention:
                 skip = gate(skip, x)
             x = block(torch.cat([skip, up(x)], dim=1))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -72,7 +73,7 @@ def test_config_round_trip_and_refusals(float_release, tiny_release):
     norm = Normalization.from_release(open_archive(float_release), "robust")
     config = json.loads(json.dumps(norm.to_config()))  # as saved in a model's config.json
     again = Normalization.from_config(config)
-    assert again == Normalization(**{**norm.__dict__, "nodata": again.nodata})
+    assert again == dataclasses.replace(norm, nodata=again.nodata)
     assert np.isnan(again.nodata) and np.isnan(norm.nodata)
     images = open_archive(float_release).read([0])[0]
     assert np.array_equal(again(images), norm(images))
