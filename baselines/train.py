@@ -33,9 +33,10 @@ from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
 from baselines.data import augment_batch, make_loader
-from baselines.evaluate import fast_cpu_math, predict, score_arrays
+from baselines.evaluate import THRESHOLD, fast_cpu_math, predict, score_arrays
 from hrgldd_data.archive import Release
 from hrgldd_data.fileio import atomic_path, atomic_write
+from hrgldd_data.schema import PATCH_SIZE
 
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
@@ -164,6 +165,46 @@ def epoch_seed(seed: int, epoch: int) -> int:
 
 
 # -- weights ----------------------------------------------------------------------------------
+#: Spellings of the 1st/99th percentiles that a release's ``normalization`` attributes may use.
+_PERCENTILE_KEYS = {"p1": ("p1", "p01", "percentile_1"), "p99": ("p99", "percentile_99")}
+
+
+def data_config(release: Release, threshold: float = THRESHOLD) -> dict[str, Any]:
+    """What applying a model to new imagery needs, saved with its weights (config.json ``data``).
+
+    ``hrgldd map`` reads from it the bands and their order, the sensor and its ground resolution,
+    the normalization of the training release's train split (mean and std; the 1st and 99th
+    percentiles when the release records them), its nodata value, the release's name and version
+    and the decision threshold, so that a model folder or Hub repo alone is enough to map a scene.
+    """
+    stored = dict(release.attrs.get("normalization") or {})
+    mean, std = release.normalization
+    normalization: dict[str, Any] = {
+        "method": "standardize",
+        "split": stored.get("split", "train"),
+        "mean": [float(v) for v in mean],
+        "std": [float(v) for v in std],
+    }
+    percentiles = stored.get("percentiles") or {}
+    for key, spellings in _PERCENTILE_KEYS.items():
+        for spelling in spellings:
+            values = stored.get(spelling, percentiles.get(spelling, percentiles.get(key[1:])))
+            if values is not None:
+                normalization[key] = [float(v) for v in values]
+                break
+    sensor = release.sensor
+    return {
+        "bands": list(release.bands),
+        "band_info": [band.to_attrs() for band in sensor.bands],
+        "sensor": sensor.to_attrs(),
+        "normalization": normalization,
+        "nodata": release.attrs.get("nodata"),
+        "patch_size": int(release.attrs.get("patch_size", PATCH_SIZE)),
+        "release": {"name": release.name, "version": release.version},
+        "threshold": float(threshold),
+    }
+
+
 def _atomic_save(tensors: dict[str, torch.Tensor], path: Path, metadata: dict[str, str]) -> None:
     with atomic_path(path) as tmp:
         save_file(
@@ -279,7 +320,11 @@ def train_model(
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
     hardware = hardware_name(device)
-    meta = {"train": asdict(config), "release": f"{release.name}-{release.version}"}
+    meta = {
+        "train": asdict(config),
+        "release": f"{release.name}-{release.version}",
+        "data": data_config(release),
+    }
 
     with deterministic(config.seed):
         model = create_model(
@@ -309,6 +354,9 @@ def train_model(
                 )
                 if saved.get("finished") and done and (folder / WEIGHTS).is_file():
                     model = load_weights(folder, device=str(device))
+                    if "data" not in json.loads((folder / CONFIG).read_text()):
+                        # finished before the training data was recorded with the weights
+                        save_weights(model, folder, meta | {"best_epoch": saved["best_epoch"]})
                     return _result(model, config, saved, device, hardware, folder)
                 if (folder / LAST).is_file():
                     state = _load_checkpoint(folder, model, optimizer, device)
@@ -408,6 +456,7 @@ def _result(
 __all__ = [
     "TrainConfig",
     "TrainResult",
+    "data_config",
     "deterministic",
     "hardware_name",
     "load_weights",
