@@ -29,6 +29,8 @@ COMMANDS: dict[str, str] = {
     "pull": "hrgldd_cli.hub:pull",
     "versions": "hrgldd_cli.hub:versions",
     "train": "baselines.run:main",
+    "map": "hrgldd_cli.map:map_cmd",
+    "publish-model": "hrgldd_cli.map:publish_model",
 }
 
 
