@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import errno
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -191,9 +192,10 @@ def row_pixel_areas(crs: CRS, transform: Affine, width: int, height: int) -> np.
     col = width / 2.0
     corners = [(col, rows), (col + 1, rows), (col + 1, rows + 1), (col, rows + 1)]
     xs, ys = [], []
+    t = transform
     for c, r in corners:
-        x, y = transform * (np.full_like(r, c), r)
-        ex, ey = to_ea.transform(x, y)
+        x, y = t.a * c + t.b * r + t.c, t.d * c + t.e * r + t.f
+        ex, ey = to_ea.transform(np.broadcast_to(x, r.shape), y)
         xs.append(np.asarray(ex))
         ys.append(np.asarray(ey))
     area = 0.0
@@ -287,7 +289,15 @@ def write_polygons(gdf: gpd.GeoDataFrame, target: Path) -> None:
     if len(gdf) == 0:
         kwargs["geometry_type"] = "Polygon"
     target.unlink(missing_ok=True)  # the empty placeholder of atomic_path
-    gdf.to_file(target, **kwargs)
+    with warnings.catch_warnings():  # the temporary name ends in .tmp until it is renamed
+        warnings.filterwarnings("ignore", "The filename extension should be", RuntimeWarning)
+        gdf.to_file(target, **kwargs)
+
+
+def readable(path: Path) -> None:
+    """Make a finished temporary file readable by all, as a file written directly would be
+    (temporary files are created private)."""
+    os.chmod(path, 0o644)
 
 
 def remove_stale_stages(folder: Path) -> None:
@@ -318,6 +328,7 @@ __all__ = [
     "disk_full",
     "mosaic",
     "polygonize",
+    "readable",
     "remove_stale_stages",
     "row_pixel_areas",
     "scene_equal_area",

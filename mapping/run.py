@@ -249,6 +249,9 @@ def map_scenes(
             )
             summary_tmp.write_text(json.dumps(summary, indent=2, default=str) + "\n")
             summary_md_tmp.write_text(summary_markdown(summary))
+            for tmp in (summary_tmp, summary_md_tmp, plot_tmp):
+                if tmp is not None:
+                    outputs.readable(tmp)
     except OSError as err:
         if outputs.disk_full(err):
             raise outputs.DiskFullError(
