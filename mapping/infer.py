@@ -30,7 +30,9 @@ from functools import cached_property
 import dask
 import numpy as np
 import rasterio
+from rasterio.errors import RasterioError
 
+from hrgldd_data.errors import InputError
 from hrgldd_data.schema import PATCH_SIZE
 from mapping.model import ModelRef, cached_model
 from mapping.scene import Scene, read_region
@@ -154,8 +156,14 @@ def predict_block(
     """Read, normalize and predict the windows of one block (a Dask task)."""
     model = cached_model(ref)
     row0, col0, height, width = grid.region(bi, bj)
-    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES), rasterio.open(scene.path) as src:
-        data, valid, band_sums = read_region(src, scene, model, row0, col0, height, width)
+    try:
+        with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES), rasterio.open(scene.path) as src:
+            data, valid, band_sums = read_region(src, scene, model, row0, col0, height, width)
+    except RasterioError as err:
+        raise InputError(
+            f"{scene.path}: reading rows {max(row0, 0)}-{row0 + height} failed "
+            f"({err.__cause__ or err}); the file is truncated or corrupt: fetch it again"
+        ) from err
     sums = np.zeros((height, width), np.float32)
     win = grid.window
     weights = np.outer(window_weights(win), window_weights(win))

@@ -15,9 +15,11 @@ does not grow with the scene.
 
 from __future__ import annotations
 
-import errno
 import os
+import shutil
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +29,10 @@ import pyproj
 import rasterio
 import shapely
 from affine import Affine
+from rasterio._err import CPLE_BaseError
 from rasterio.crs import CRS
 from rasterio.enums import Resampling
+from rasterio.errors import RasterioError
 from rasterio.features import rasterize, shapes
 from rasterio.transform import array_bounds
 from rasterio.windows import Window, from_bounds
@@ -48,18 +52,33 @@ COG_OPTIONS = {
 }
 
 
-class DiskFullError(HrglddError, OSError):
-    """Writing an output failed for lack of space; nothing was left as if complete."""
+class OutputWriteError(HrglddError, OSError):
+    """Writing an output failed (disk full, file size limit, I/O error); the run was abandoned
+    and nothing was left as if complete."""
 
 
-def disk_full(err: BaseException) -> bool:
-    """True when an error says the disk (or the file size limit) is full."""
-    if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
-        return True
-    text = str(err).lower()
-    return any(
-        s in text for s in ("no space left", "file too large", "disk full", "quota exceeded")
-    )
+@contextmanager
+def writing(path: Path) -> Iterator[None]:
+    """Turn a failed write of ``path`` into an :class:`OutputWriteError` naming it and the fix.
+
+    GDAL reports a full disk only in its log ("No space left on device", "File too large");
+    the exception says "Write failed", so the message gives the free space found now.
+    """
+    try:
+        yield
+    except (OSError, RasterioError, CPLE_BaseError) as err:
+        if isinstance(err, HrglddError):
+            raise
+        cause = err.__cause__ or err
+        try:
+            free = f"{shutil.disk_usage(path.parent).free / 1e9:.2f} GB free in {path.parent}"
+        except OSError:
+            free = f"{path.parent} unreachable"
+        raise OutputWriteError(
+            f"{path}: writing the map failed ({cause}); the disk is probably full or a file "
+            f"size limit was reached ({free}). Free space or choose another --out; nothing was "
+            "left as if complete."
+        ) from err
 
 
 # -- rasters ---------------------------------------------------------------------------------------
@@ -92,27 +111,32 @@ class StageWriter:
             "BIGTIFF": "IF_SAFER",
         }
         self.threshold = threshold
-        self.prob = (
-            rasterio.open(prob_path, "w", dtype="float32", nodata=PROBABILITY_NODATA, **common)
-            if prob_path is not None
-            else None
-        )
-        self.mask = rasterio.open(mask_path, "w", dtype="uint8", nodata=MASK_NODATA, **common)
+        self.prob = None
+        if prob_path is not None:
+            with writing(prob_path):
+                self.prob = rasterio.open(
+                    prob_path, "w", dtype="float32", nodata=PROBABILITY_NODATA, **common
+                )
+        with writing(mask_path):
+            self.mask = rasterio.open(mask_path, "w", dtype="uint8", nodata=MASK_NODATA, **common)
 
     def write(
         self, r0: int, r1: int, c0: int, c1: int, probability: np.ndarray, valid: np.ndarray
     ) -> None:
         window = Window(c0, r0, c1 - c0, r1 - r0)
         if self.prob is not None:
-            self.prob.write(probability, 1, window=window)
+            with writing(Path(self.prob.name)):
+                self.prob.write(probability, 1, window=window)
         mask = (probability > self.threshold).astype(np.uint8)
         mask[~valid] = MASK_NODATA
-        self.mask.write(mask, 1, window=window)
+        with writing(Path(self.mask.name)):
+            self.mask.write(mask, 1, window=window)
 
     def close(self) -> None:
-        if self.prob is not None:
-            self.prob.close()
-        self.mask.close()
+        for dataset in (self.prob, self.mask):
+            if dataset is not None and not dataset.closed:
+                with writing(Path(dataset.name)):
+                    dataset.close()
 
 
 def to_cog(stage: Path, target: Path, *, categorical: bool) -> None:
@@ -121,7 +145,7 @@ def to_cog(stage: Path, target: Path, *, categorical: bool) -> None:
 
     resampling = "NEAREST" if categorical else "AVERAGE"
     target.unlink(missing_ok=True)  # the empty placeholder of atomic_path
-    with rasterio.Env(GDAL_CACHEMAX=128 * 2**20):
+    with rasterio.Env(GDAL_CACHEMAX=128 * 2**20), writing(target):
         copy(stage, target, driver="COG", OVERVIEW_RESAMPLING=resampling, **COG_OPTIONS)
 
 
@@ -163,15 +187,21 @@ def mosaic(prob_paths: list[Path], stage: Path) -> None:
             else WarpedVRT(src, crs=first.crs, resampling=Resampling.bilinear, nodata=np.nan)
             for src in sources
         ]
-        merge(
-            views,
-            res=(abs(first.transform.a), abs(first.transform.e)),
-            nodata=np.nan,
-            method="max",
-            mem_limit=128,
-            dst_path=stage,
-            dst_kwds={"tiled": True, "blockxsize": 512, "blockysize": 512, "BIGTIFF": "IF_SAFER"},
-        )
+        with writing(stage):
+            merge(
+                views,
+                res=(abs(first.transform.a), abs(first.transform.e)),
+                nodata=np.nan,
+                method="max",
+                mem_limit=128,
+                dst_path=stage,
+                dst_kwds={
+                    "tiled": True,
+                    "blockxsize": 512,
+                    "blockysize": 512,
+                    "BIGTIFF": "IF_SAFER",
+                },
+            )
     finally:
         for src in sources:
             src.close()
@@ -289,7 +319,7 @@ def write_polygons(gdf: gpd.GeoDataFrame, target: Path) -> None:
     if len(gdf) == 0:
         kwargs["geometry_type"] = "Polygon"
     target.unlink(missing_ok=True)  # the empty placeholder of atomic_path
-    with warnings.catch_warnings():  # the temporary name ends in .tmp until it is renamed
+    with writing(target), warnings.catch_warnings():  # .tmp until it is renamed
         warnings.filterwarnings("ignore", "The filename extension should be", RuntimeWarning)
         gdf.to_file(target, **kwargs)
 
@@ -323,9 +353,8 @@ __all__ = [
     "COLUMNS",
     "LAYER",
     "MASK_NODATA",
-    "DiskFullError",
+    "OutputWriteError",
     "StageWriter",
-    "disk_full",
     "mosaic",
     "polygonize",
     "readable",
@@ -335,4 +364,5 @@ __all__ = [
     "threshold_raster",
     "to_cog",
     "write_polygons",
+    "writing",
 ]

@@ -247,25 +247,12 @@ def map_scenes(
                 started=started,
                 seconds=time.perf_counter() - start,
             )
-            summary_tmp.write_text(json.dumps(summary, indent=2, default=str) + "\n")
-            summary_md_tmp.write_text(summary_markdown(summary))
+            with outputs.writing(out / SUMMARY_JSON):
+                summary_tmp.write_text(json.dumps(summary, indent=2, default=str) + "\n")
+                summary_md_tmp.write_text(summary_markdown(summary))
             for tmp in (summary_tmp, summary_md_tmp, plot_tmp):
                 if tmp is not None:
                     outputs.readable(tmp)
-    except OSError as err:
-        if outputs.disk_full(err):
-            raise outputs.DiskFullError(
-                f"{out}: the disk is full (or a file size limit was reached) while writing the "
-                f"map ({err}); nothing was left as if complete. Free space or choose another --out."
-            ) from err
-        raise
-    except rasterio.errors.RasterioError as err:
-        if outputs.disk_full(err):
-            raise outputs.DiskFullError(
-                f"{out}: the disk is full (or a file size limit was reached) while writing the "
-                f"map ({err}); nothing was left as if complete. Free space or choose another --out."
-            ) from err
-        raise
     finally:
         bar.close()
         if client is not None:

@@ -32,8 +32,7 @@ from rasterio.windows import Window
 from builders.inventory import Inventory
 from builders.stats import equal_area_crs, inventory_stats
 from hrgldd_data.errors import InputError
-from hrgldd_data.fileio import atomic_path
-from mapping.outputs import MASK_NODATA
+from mapping.outputs import MASK_NODATA, writing
 
 MATCH_RULES = ("iou", "fraction")
 DEFAULT_MATCH = ("iou", 0.5)
@@ -162,7 +161,8 @@ def area_frequency(
 
 
 def plot_area_frequency(dist: dict[str, Any], target: Path, title: str) -> None:
-    """Log-log plot of the predicted and reference area-frequency densities (PNG, atomic)."""
+    """Log-log plot of the predicted and reference area-frequency densities (PNG at ``target``,
+    a temporary path)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -187,8 +187,8 @@ def plot_area_frequency(dist: dict[str, Any], target: Path, title: str) -> None:
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
-    with atomic_path(target) as tmp:
-        fig.savefig(tmp, format="png")
+    with writing(target):
+        fig.savefig(target, format="png")
     plt.close(fig)
 
 
