@@ -263,9 +263,13 @@ def map_scenes(
 
 def outputs_gdf(path: Path):
     """The polygons of a GeoPackage written by a map (also at its temporary path)."""
+    import warnings
+
     import geopandas as gpd
 
-    return gpd.read_file(path, layer=outputs.LAYER, engine="pyogrio")
+    with warnings.catch_warnings():  # the temporary name ends in .tmp until it is renamed
+        warnings.filterwarnings("ignore", ".*non conformant file extension", RuntimeWarning)
+        return gpd.read_file(path, layer=outputs.LAYER, engine="pyogrio")
 
 
 # -- checks ----------------------------------------------------------------------------------------

@@ -303,9 +303,15 @@ def _best_val(run: Path) -> dict[str, float] | None:
 
 
 # -- pull ------------------------------------------------------------------------------------------
-def _cached(folder: Path, revision: str) -> Path | None:
-    """The cached commit folder a revision resolved to when it was pulled (or a commit sha)."""
-    entry = read_index(folder).get("revisions", {}).get(revision)
+def _cached(folder: Path, revision: str | None) -> Path | None:
+    """The cached folder a revision resolved to when it was pulled (or a commit sha); for no
+    revision, ``main`` if it was pulled, else the revision pulled last."""
+    revisions = read_index(folder).get("revisions", {})
+    if revision is None:
+        revision = "main" if "main" in revisions else (list(revisions) or [None])[-1]
+        if revision is None:
+            return None
+    entry = revisions.get(revision)
     commit = entry["commit"] if entry else revision if _SHA_RE.match(revision) else None
     if commit and (folder / commit / MODEL_MANIFEST).is_file():
         return folder / commit
@@ -320,24 +326,28 @@ def pull_model(
     """Download ``ORG/NAME[@revision]`` (default ``main``), verify it, return its folder.
 
     A revision already pulled is verified and returned without the network when it is a commit
-    sha, or at all with ``HF_HUB_OFFLINE=1``; a branch or tag is resolved again online (it may
-    have moved) and downloads only when it now points at another commit.
+    sha, or at all with ``HF_HUB_OFFLINE=1`` (where no revision means ``main`` if pulled, else
+    the revision pulled last); a branch or tag is resolved again online (it may have moved) and
+    downloads only when it now points at another commit.
     """
     from huggingface_hub import hf_hub_download, snapshot_download
     from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
 
-    repo, revision = parse_model_ref(ref)
-    revision = revision or "main"
+    repo, asked = parse_model_ref(ref)
     folder = model_cache(repo, cache_dir)
-    cached = _cached(folder, revision)
-    if offline() or (cached is not None and _SHA_RE.match(revision)):
+    if offline():
+        cached = _cached(folder, asked)
         if cached is None:
             pulled = sorted(read_index(folder).get("revisions", {}))
             raise HubError(
-                f"model {repo}@{revision} is not in the cache {folder} and HF_HUB_OFFLINE is set; "
-                f"pulled revisions: {pulled or 'none'}. Pull it once while online "
-                f"(`hrgldd map ... --model {repo}@{revision}`)"
+                f"model {repo}@{asked or 'main'} is not in the cache {folder} and HF_HUB_OFFLINE "
+                f"is set; pulled revisions: {pulled or 'none'}. Pull it once while online "
+                f"(`hrgldd map ... --model {ref}`)"
             )
+        return _verified(cached, repo, asked or "main")
+    revision = asked or "main"
+    cached = _cached(folder, revision)
+    if cached is not None and _SHA_RE.match(revision):
         return _verified(cached, repo, revision)
 
     api = _api()
@@ -387,7 +397,9 @@ def pull_model(
             ) from err
     _verified(target, repo, revision)
     index = read_index(folder)
-    index.setdefault("revisions", {})[revision] = {"commit": commit}
+    revisions = index.setdefault("revisions", {})
+    revisions.pop(revision, None)  # keep the order of pulls: the last one comes last
+    revisions[revision] = {"commit": commit}
     index["repo"] = repo
     write_index(folder, index)
     return target
