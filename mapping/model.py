@@ -15,7 +15,6 @@ without oversubscribing the cores torch already uses.
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import threading
@@ -245,10 +244,22 @@ def load_folder(
     return MappingModel(network, folder, source or str(folder), config, torch_device, precision)
 
 
-@functools.lru_cache(maxsize=4)
+_MODELS: dict[ModelRef, MappingModel] = {}
+_MODELS_LOCK = threading.Lock()
+_MODELS_KEPT = 4
+
+
 def cached_model(ref: ModelRef) -> MappingModel:
     """One loaded model per process and reference (Dask tasks and workers share it)."""
-    return load_folder(ref.folder, ref.device, ref.precision)
+    with _MODELS_LOCK:
+        model = _MODELS.get(ref)
+        if model is None:
+            model = load_folder(ref.folder, ref.device, ref.precision)
+            while len(_MODELS) >= 2 * _MODELS_KEPT:
+                _MODELS.pop(next(iter(_MODELS)))
+            _MODELS[ref] = model
+            _MODELS[model.ref] = model  # also under the device and precision it resolved to
+        return model
 
 
 def load_model(

@@ -251,3 +251,29 @@ def test_cli_maps_and_prints_a_summary(trained_run, tmp_path):
     summary = json.loads(result.output)
     assert summary["landslides"] == 1 and summary["settings"]["simplify_m"] == 3
     assert (tmp_path / "out" / "summary.md").read_text().startswith("# Landslide map")
+
+
+def test_dask_schedulers_give_the_same_map(trained_run, tmp_path):
+    """Local threads (default), synchronous, and a dask.distributed cluster (in-process here, on
+    127.0.0.1) map the same probabilities."""
+    from distributed import LocalCluster
+
+    scene, _, _ = make_scene(tmp_path / "s.tif", shape=(700, 500), nodata_edge=30)
+
+    def probabilities(**options) -> np.ndarray:
+        name = options.get("scheduler", "threads").split(":")[0]
+        result = map_scene(scene, trained_run, tmp_path / name, progress=False, **options)
+        return _read(result.outputs["s"]["probability"])[0]
+
+    reference = probabilities()
+    assert np.array_equal(reference, probabilities(scheduler="synchronous"), equal_nan=True)
+    with LocalCluster(
+        n_workers=1,
+        threads_per_worker=2,
+        processes=False,
+        protocol="tcp",
+        host="127.0.0.1",
+        dashboard_address=None,
+    ) as cluster:
+        remote = probabilities(scheduler=cluster.scheduler_address)
+    assert np.array_equal(reference, remote, equal_nan=True)

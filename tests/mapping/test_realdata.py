@@ -12,7 +12,6 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import rasterio
-
 from mars import run
 
 
