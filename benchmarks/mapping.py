@@ -12,7 +12,7 @@ memory (ru_maxrss) is its own:
 - ``torchgeo``: what a user would write with TorchGeo: ``RasterDataset`` + ``GridGeoSampler``
   (same window and stride) + ``DataLoader`` (``stack_samples``), the plain model in eval mode
   under ``torch.no_grad``, naive averaging of the overlaps into in-memory arrays, one GeoTIFF;
-- ``large``: ``map_scene`` on a 16,000 x 16,000 scene (a tilted strip, about 30 % valid, stride
+- ``large``: ``map_scene`` on a 16,000 x 16,000 scene (a tilted strip, about 25 % valid, stride
   128 to fit a few minutes on two cores) for the peak memory.
 
     python -m benchmarks.mapping [--size 2048] [--large 16000] [--workdir data/bench_mapping]
@@ -112,7 +112,7 @@ def train_model(folder: Path, seed: int = 0) -> Path:
 
     torch.set_num_threads(1)
     rng = np.random.default_rng(seed)
-    n = 40
+    n = 80
     yy, xx = np.mgrid[:128, :128]
     images = np.empty((n, 4, 128, 128), np.uint16)
     masks = np.empty((n, 128, 128), np.uint8)
@@ -122,16 +122,16 @@ def train_model(folder: Path, seed: int = 0) -> Path:
         mask = ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1
         veg, scar = np.array([600, 800, 500, 3500]), np.array([1800, 1700, 1500, 1900])
         image = np.where(mask, scar[:, None, None], veg[:, None, None])
-        images[i] = np.clip(image + rng.normal(0, 150, image.shape), 1, 65535)
+        images[i] = np.clip(image + rng.normal(0, 120, image.shape), 1, 65535)
         masks[i] = mask
     with ReleaseWriter(folder.parent / "release", "bench", "1.0.0") as writer:
         minus = np.full(n, -1)
         writer.append(images, masks, site=np.zeros(n), scene=minus, row=minus, col=minus)
         release = writer.finish(
-            np.repeat([0, 1, 2], [28, 6, 6]),
+            np.repeat([0, 1, 2], [60, 10, 10]),
             {"sites": [{"id": "bench", "role": "train"}], "scenes": []},
         )
-    config = TrainConfig(model="unet", filters=FILTERS, epochs=4, device="cpu")
+    config = TrainConfig(model="unet", filters=FILTERS, epochs=8, lr=3e-4, device="cpu")
     train(open_archive(release), config, workdir=folder, progress=False)
     return folder
 
@@ -291,7 +291,7 @@ def main() -> None:
         "km2_per_s": legs["pipeline"]["area_km2"] / legs["pipeline"]["seconds"],
     }
     if args.large:
-        big = make_scene(work / f"scene-{args.large}.tif", args.large, valid_fraction=0.3, seed=1)
+        big = make_scene(work / f"scene-{args.large}.tif", args.large, valid_fraction=0.25, seed=1)
         report["large"] = _run_leg(
             ["--leg", "pipeline", "--workdir", str(work), "--scene", str(big), "--stride", "128"]
         )
