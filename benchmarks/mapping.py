@@ -182,10 +182,10 @@ def leg_floor(scene: Path, model: Path, stride: int) -> dict:
     ]
     windows = np.stack([data[:, y : y + 128, x : x + 128] for y, x in origins])
     del data
-    loaded.predict(windows[:BATCH])  # warm-up, as the pipeline's first batch is
+    loaded.predict(windows[:BATCH], BATCH)  # warm-up, as the pipeline's first batch is
     start = time.perf_counter()
     for i in range(0, len(windows), BATCH):
-        loaded.predict(windows[i : i + BATCH])
+        loaded.predict(windows[i : i + BATCH], BATCH)
     return {"seconds": time.perf_counter() - start, "windows": len(windows)}
 
 

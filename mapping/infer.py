@@ -41,7 +41,8 @@ WINDOW = PATCH_SIZE
 DEFAULT_STRIDE = 64
 #: Target side of an output block in pixels.
 BLOCK_PIXELS = 1024
-#: GDAL block cache per process while mapping, in bytes (rasterio passes GDAL_CACHEMAX as bytes).
+#: GDAL block cache while mapping, in bytes (rasterio passes GDAL_CACHEMAX as bytes); the
+#: cache is one per process, so every task and the main thread set the same value.
 GDAL_CACHE_BYTES = 128 * 2**20
 
 
@@ -176,7 +177,7 @@ def predict_block(
     for start in range(0, len(origins), batch_size):
         part = origins[start : start + batch_size]
         batch = np.stack([data[:, y : y + win, x : x + win] for y, x in part])
-        for (y, x), probs in zip(part, model.predict(batch), strict=True):
+        for (y, x), probs in zip(part, model.predict(batch, batch_size), strict=True):
             sums[y : y + win, x : x + win] += probs * weights
     r0, r1, c0, c1 = grid.output(bi, bj)
     own = valid[r0 - row0 : r1 - row0, c0 - col0 : c1 - col0]

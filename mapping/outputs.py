@@ -145,7 +145,7 @@ def to_cog(stage: Path, target: Path, *, categorical: bool) -> None:
 
     resampling = "NEAREST" if categorical else "AVERAGE"
     target.unlink(missing_ok=True)  # the empty placeholder of atomic_path
-    with rasterio.Env(GDAL_CACHEMAX=128 * 2**20), writing(target):
+    with writing(target):
         copy(stage, target, driver="COG", OVERVIEW_RESAMPLING=resampling, **COG_OPTIONS)
 
 

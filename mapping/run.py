@@ -163,7 +163,13 @@ def map_scenes(
 
     from builders.build import _scheduler  # the builder's Dask scheduler choice, shared
 
-    get, client = _scheduler(scheduler)
+    try:
+        get, client = _scheduler(scheduler)
+    except (ValueError, OSError, TypeError) as err:
+        raise InputError(
+            f"--scheduler {scheduler}: cannot use it ({err}); give threads, processes, "
+            "synchronous, or the address of a running dask.distributed scheduler"
+        ) from err
     total_km2 = sum(_scene_area_km2(s) for s in opened)
     bar = tqdm(
         total=total_km2,
@@ -173,7 +179,9 @@ def map_scenes(
         disable=not progress,
     )
     try:
-        with ExitStack() as commit:
+        # GDAL's block cache is 5 % of the RAM by default (6 GB on a 128 GB machine), and the
+        # stage files' written blocks stay in it: bound it for the whole run
+        with rasterio.Env(GDAL_CACHEMAX=infer.GDAL_CACHE_BYTES), ExitStack() as commit:
             # entered first, renamed last: summary.json marks a complete map
             summary_tmp = commit.enter_context(atomic_path(out / SUMMARY_JSON))
             summary_md_tmp = commit.enter_context(atomic_path(out / SUMMARY_MD))

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import rasterio
 from affine import Affine
+from rasterio.enums import ColorInterp
 
 #: R, G, B, NIR reflectance x 10,000 of vegetation and of a fresh landslide scar.
 VEGETATION = np.array([600, 800, 500, 3500])
@@ -47,12 +48,16 @@ def make_scene(
     described: bool = True,
     seed: int = 0,
     noise: float = 120.0,
+    nodata_as: str = "value",
+    superdove: bool = False,
 ) -> tuple[Path, np.ndarray, np.ndarray]:
     """Write a 4-band scene; return its path, the planted landslide mask and the valid mask.
 
     ``dtype`` ``uint16`` stores reflectance x 10,000 with nodata 0; ``float32``/``float64``
     store reflectance in 0-1 with nodata NaN. ``nodata_edge`` pixels at the left and top are
-    nodata (as at the edge of a PlanetScope strip).
+    nodata (as at the edge of a PlanetScope strip), marked by a nodata value (``nodata_as``
+    ``value``), an alpha band (``alpha``) or an internal mask (``mask``). ``superdove`` writes
+    the 8 undescribed bands of a PlanetScope SuperDove product (red in band 6, NIR in band 8).
     """
     rng = np.random.default_rng(seed)
     truth = np.zeros(shape, bool)
@@ -67,6 +72,9 @@ def make_scene(
         valid[: nodata_edge // 2, :] = False
     truth &= valid
     data = image[FILE_ORDER]
+    if superdove:  # coastal_blue, blue, green_i, green, yellow, red, rededge, nir
+        data = image[[2, 2, 1, 1, 0, 0, 3, 3]]
+        described = False
     if dtype == "uint16":
         data = data.astype(np.uint16)
         data[:, ~valid] = 0
@@ -75,13 +83,18 @@ def make_scene(
         data = (data / 10000).astype(dtype)
         data[:, ~valid] = np.nan
         nodata = float("nan")
+    if nodata_as != "value":
+        nodata = None
+    if nodata_as == "alpha":
+        alpha = np.where(valid, 255, 0).astype(data.dtype)[None]
+        data = np.concatenate([data, alpha])
     with rasterio.open(
         path,
         "w",
         driver="GTiff",
         width=shape[1],
         height=shape[0],
-        count=4,
+        count=len(data),
         dtype=dtype,
         crs=crs,
         transform=transform or utm_transform(),
@@ -93,5 +106,9 @@ def make_scene(
     ) as dst:
         dst.write(data)
         if described:
-            dst.descriptions = ("Blue", "Green", "Red", "Near-Infrared")
+            dst.descriptions = ("Blue", "Green", "Red", "Near-Infrared", "Alpha")[: len(data)]
+        if nodata_as == "alpha":
+            dst.colorinterp = [ColorInterp.undefined] * (len(data) - 1) + [ColorInterp.alpha]
+        if nodata_as == "mask":
+            dst.write_mask(np.where(valid, 255, 0).astype(np.uint8))
     return path, truth, valid

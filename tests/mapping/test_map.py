@@ -22,6 +22,9 @@ SCENE_CASES = {
         dtype="float64", crs="EPSG:4326", transform=geographic_transform(), nodata_edge=40
     ),
     "utm-float32-planetscope-order": dict(dtype="float32", described=False, nodata_edge=24),
+    "utm-uint16-alpha-band": dict(nodata_edge=30, nodata_as="alpha"),
+    "utm-uint16-internal-mask": dict(nodata_edge=30, nodata_as="mask"),
+    "utm-uint16-superdove-8-band": dict(nodata_edge=30, superdove=True),
 }
 
 
