@@ -9,8 +9,9 @@ in 0-1 are multiplied by 10,000 when the model was trained on reflectance x 10,0
 sampled pixels, or set with ``--scale``).
 
 A pixel is nodata when GDAL's mask of any used band says so (nodata value, alpha band or internal
-mask), or when a float value is NaN, infinite or a fill value beyond +-1e30 (rasters that carry
--3.4e38 without a nodata tag). Nodata is never predicted as landslide.
+mask), where the scene's alpha band is 0 (also in a B,G,R,NIR + alpha product, whose alpha GDAL
+does not apply), or when a float value is NaN, infinite or a fill value beyond +-1e30 (rasters
+that carry -3.4e38 without a nodata tag). Nodata is never predicted as landslide.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import numpy as np
 import rasterio
 from affine import Affine
 from rasterio.crs import CRS
-from rasterio.enums import MaskFlags
+from rasterio.enums import ColorInterp, MaskFlags
 from rasterio.errors import RasterioIOError
 from rasterio.windows import Window
 
@@ -56,6 +57,7 @@ class Scene:
     scale: float
     scale_reason: str
     descriptions: tuple[str | None, ...]
+    alpha: int | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -112,8 +114,12 @@ def open_scene(
         if any(dt.startswith("complex") for dt in src.dtypes):
             raise InputError(f"{path}: complex-valued bands cannot be mapped; give reflectance")
         spec = "--bands" if not isinstance(bands, str) or bands != "auto" else None
+        alphas = [i for i, c in enumerate(src.colorinterp, start=1) if c == ColorInterp.alpha]
+        alpha = alphas[0] if alphas else None
+        # a last alpha band is not a band to map (B,G,R,NIR + alpha is a 4-band product)
+        descriptions = src.descriptions[:-1] if alpha == src.count else src.descriptions
         try:
-            indexes = map_bands(src.descriptions, model.bands, bands, source=str(path), spec=spec)
+            indexes = map_bands(descriptions, model.bands, bands, source=str(path), spec=spec)
         except InputError as err:
             raise InputError(
                 f"{err}. The model ({model.source}) was trained on bands {list(model.bands)} "
@@ -126,7 +132,7 @@ def open_scene(
                 raise InputError(f"--scale {scale}: must be a positive number")
             chosen, reason = float(scale), "given (--scale)"
         elif np.issubdtype(np.dtype(dtype), np.floating):
-            chosen, reason = detect_scale(src, indexes, model, path)
+            chosen, reason = detect_scale(src, indexes, model, alpha)
         else:
             chosen, reason = 1.0, f"{dtype} values taken as delivered"
         return Scene(
@@ -141,6 +147,7 @@ def open_scene(
             chosen,
             reason,
             tuple(src.descriptions),
+            alpha,
         )
 
 
@@ -150,7 +157,10 @@ def _reflectance_x10000(model: MappingModel) -> bool:
 
 
 def detect_scale(
-    src: rasterio.io.DatasetReader, indexes: tuple[int, ...], model: MappingModel, path: Path
+    src: rasterio.io.DatasetReader,
+    indexes: tuple[int, ...],
+    model: MappingModel,
+    alpha: int | None = None,
 ) -> tuple[float, str]:
     """Scale of a float scene to the model's units, from sampled valid pixels."""
     values = []
@@ -161,7 +171,7 @@ def detect_scale(
             window = Window(
                 int(col), int(row), min(_SAMPLE, src.width - col), min(_SAMPLE, src.height - row)
             )
-            data, valid = read_window(src, indexes, window)
+            data, valid = read_window(src, indexes, window, alpha)
             if valid.any():
                 values.append(data[:, valid].ravel())
     if not values:
@@ -181,9 +191,16 @@ def detect_scale(
 
 
 def read_window(
-    src: rasterio.io.DatasetReader, indexes: tuple[int, ...], window: Window
+    src: rasterio.io.DatasetReader,
+    indexes: tuple[int, ...],
+    window: Window,
+    alpha: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Bands ``indexes`` of ``window`` as float32 and where every one of them is valid."""
+    """Bands ``indexes`` of ``window`` as float32 and where every one of them is valid.
+
+    ``alpha``: the alpha band (GDAL applies an alpha band only to RGBA and grey + alpha
+    rasters; a B,G,R,NIR + alpha product's alpha is read here).
+    """
     data = src.read(indexes, window=window, out_dtype="float32")
     flags = [src.mask_flag_enums[i - 1] for i in indexes]
     if all(f == [MaskFlags.all_valid] for f in flags):
@@ -196,6 +213,8 @@ def read_window(
                 valid &= band != np.float32(nodata)
     else:  # alpha band or internal mask: GDAL's per-band masks
         valid = (src.read_masks(indexes, window=window) > 0).all(axis=0)
+    if alpha is not None:
+        valid &= src.read(alpha, window=window) > 0
     if np.issubdtype(np.dtype(src.dtypes[indexes[0] - 1]), np.floating):
         valid &= (np.abs(data) < FILL_MAGNITUDE).all(axis=0)  # also false for NaN and inf
     return data, valid
@@ -223,7 +242,7 @@ def read_region(
     sums = np.zeros(channels, np.float64)
     if r1 <= r0 or c1 <= c0:
         return out, valid, sums
-    data, inside = read_window(src, scene.indexes, Window(c0, r0, c1 - c0, r1 - r0))
+    data, inside = read_window(src, scene.indexes, Window(c0, r0, c1 - c0, r1 - r0), scene.alpha)
     if scene.scale != 1.0:
         data *= np.float32(scene.scale)
     sums = data[:, inside].sum(axis=1, dtype=np.float64)

@@ -107,8 +107,9 @@ def make_scene(
         dst.write(data)
         if described:
             dst.descriptions = ("Blue", "Green", "Red", "Near-Infrared", "Alpha")[: len(data)]
-        if nodata_as == "alpha":
-            dst.colorinterp = [ColorInterp.undefined] * (len(data) - 1) + [ColorInterp.alpha]
         if nodata_as == "mask":
             dst.write_mask(np.where(valid, 255, 0).astype(np.uint8))
+    if nodata_as == "alpha":  # GeoTIFF records the alpha band in its extra samples
+        with rasterio.open(path, "r+") as dst:
+            dst.colorinterp = [*dst.colorinterp[:-1], ColorInterp.alpha]
     return path, truth, valid
