@@ -444,8 +444,11 @@ def _totals(valid_m2: float, polygons) -> dict[str, Any]:
 def _warnings(scene: Scene, model: MappingModel, band_means: np.ndarray) -> list[str]:
     """Signs that the scene is not what the model was trained on (values, resolution)."""
     found = []
-    ratio = band_means / np.maximum(model.mean, 1e-12)
-    off = [b for b, r in zip(model.bands, ratio, strict=True) if not 0.2 <= r <= 5]
+    off = [
+        band
+        for band, scene_mean, train_mean in zip(model.bands, band_means, model.mean, strict=True)
+        if abs(train_mean) > 1e-6 and not 0.2 <= scene_mean / train_mean <= 5
+    ]
     if off:
         found.append(
             f"band mean(s) of {off} differ from the training data's by more than 5x "
