@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from hrgldd_data.archive import Release
+from hrgldd_data.errors import HrglddError
 from hrgldd_data.fileio import atomic_write
 
 RESULTS_JSON = "results.json"
@@ -89,7 +90,7 @@ COMPARISON_NOTE = (
 )
 
 
-class LeaderboardError(ValueError):
+class LeaderboardError(HrglddError, ValueError):
     """A leaderboard change was refused; nothing was written."""
 
 
@@ -121,6 +122,8 @@ def release_meta(release: Release) -> dict[str, Any]:
         "synthetic": bool(release.attrs.get("synthetic", False)),
         "legacy": release.legacy,
         "collections": sorted({t.collection for t in release.test_sets()}),
+        # which bytes were scored: `hrgldd publish-leaderboard` compares it with the Hub's tag
+        "manifest_sha256": release.manifest_sha256,
     }
 
 
@@ -165,6 +168,13 @@ class Leaderboard:
                 f"{path} belongs to release {stored.get('name')} {stored.get('version')}, not "
                 f"{meta['name']} {meta['version']}; use another --out folder"
             )
+        if stored.get("manifest_sha256", meta["manifest_sha256"]) != meta["manifest_sha256"]:
+            raise LeaderboardError(
+                f"{path} holds scores of another copy of {meta['name']} {meta['version']} (its "
+                f"manifest.json differs: sha256 {stored['manifest_sha256'][:12]}... vs "
+                f"{meta['manifest_sha256'][:12]}...); scores of different bytes never share a "
+                "leaderboard. Use another --out folder"
+            )
         return cls(folder, meta, dict(data.get("entries", {})), list(data.get("rows", [])))
 
     def kind_of(self, entry: str) -> str | None:
@@ -186,7 +196,8 @@ class Leaderboard:
         """Add a submission's rows; a name already on the board is refused."""
         if name in self.entries:
             raise LeaderboardError(
-                f"name {name!r} is already on the leaderboard in {self.folder} ({self.entries[name]['kind']}); "
+                f"name {name!r} is already on the leaderboard in {self.folder} "
+                f"({self.entries[name]['kind']}); "
                 "choose another --name"
             )
         self.entries[name] = {
@@ -213,7 +224,7 @@ class Leaderboard:
 
     # -- summaries ------------------------------------------------------------------------
     def entry_names(self) -> list[str]:
-        """Baselines first (in the paper's order when known), then submissions in order of arrival."""
+        """Baselines first (in the paper's order when known), then submissions as they came."""
         from baselines.models import MODEL_NAMES
 
         baselines = [e for e in self.entries if self.kind_of(e) == "baseline"]
@@ -261,8 +272,10 @@ class Leaderboard:
             {n for (entry, _, _), (_, _, n) in f1.items() if self.kind_of(entry) == "baseline"}
         ) or [0]
         lines += [
-            "F1 (%) of the landslide class at threshold 0.5, pooled over every pixel of a test set (micro); "
-            f"mean ± 95 % t-interval over seeds ({'/'.join(map(str, seeds))} per baseline; submissions are one "
+            "F1 (%) of the landslide class at threshold 0.5, pooled over every pixel of a test "
+            "set (micro); "
+            f"mean ± 95 % t-interval over seeds ({'/'.join(map(str, seeds))} per baseline; "
+            "submissions are one "
             "prediction); weights selected on the validation split.",
             "",
             "| collection | test set | " + " | ".join(entries) + " |",
@@ -273,9 +286,11 @@ class Leaderboard:
             lines.append(f"| {collection} | {test_set} | " + " | ".join(cells) + " |")
         lines += [
             "",
-            "Collection 1 in full (%; pooled = micro over pixels, per-batch = mean over batches of 32):",
+            "Collection 1 in full (%; pooled = micro over pixels, per-batch = mean over batches "
+            "of 32):",
             "",
-            "| entry | kind | P | R | F1 | IoU | P per-batch | R per-batch | F1 per-batch | IoU per-batch | epochs (best) | train time | hardware |",
+            "| entry | kind | P | R | F1 | IoU | P per-batch | R per-batch | F1 per-batch "
+            "| IoU per-batch | epochs (best) | train time | hardware |",
             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|",
         ]
         metrics = (
@@ -349,7 +364,8 @@ class Leaderboard:
                     cells.append(f"– / {theirs[model]:.1f}")
                 else:
                     cells.append(
-                        f"{100 * ours[0]:.1f} / {theirs[model]:.1f} ({100 * ours[0] - theirs[model]:+.1f})"
+                        f"{100 * ours[0]:.1f} / {theirs[model]:.1f} "
+                        f"({100 * ours[0] - theirs[model]:+.1f})"
                     )
             lines.append(f"| {collection} | {test_set} | " + " | ".join(cells) + " |")
         return lines

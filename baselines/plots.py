@@ -1,5 +1,5 @@
 """Figures of a leaderboard: radar charts per collection (like the paper's Figure 7) and
-prediction panels (false colour, truth, each model; like its Figure 8), saved as PNG.
+prediction panels (the release's bands in false or true colour, truth, each model; like its Figure 8), saved as PNG.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ import numpy as np  # noqa: E402
 
 from baselines.leaderboard import Leaderboard  # noqa: E402
 from hrgldd_data.archive import Release  # noqa: E402
-from hrgldd_data.schema import COLLECTIONS, FALSE_COLOUR_BANDS  # noqa: E402
+from hrgldd_data.rendering import display_bands, stretch  # noqa: E402
+from hrgldd_data.schema import COLLECTIONS  # noqa: E402
 
 RADAR_METRICS = (("precision", "Precision"), ("recall", "Recall"), ("f1", "F1"), ("iou", "IoU"))
 
@@ -74,13 +75,6 @@ def radar_charts(board: Leaderboard, folder: str | Path) -> list[Path]:
     return paths
 
 
-def false_colour(image: np.ndarray, bands: list[str]) -> np.ndarray:
-    """NIR, red, green as RGB (vegetation red, bare scars cyan-grey), stretched 2-98 %."""
-    rgb = np.stack([image[bands.index(b)].astype(np.float32) for b in FALSE_COLOUR_BANDS], axis=-1)
-    low, high = np.percentile(rgb, (2, 98), axis=(0, 1))
-    return np.clip((rgb - low) / np.maximum(high - low, 1e-6), 0, 1)
-
-
 #: Colours of the prediction panels: hit (true positive), false alarm, missed landslide.
 HIT, FALSE_ALARM, MISSED = (1.0, 1.0, 1.0), (0.95, 0.25, 0.2), (0.25, 0.55, 1.0)
 
@@ -124,14 +118,15 @@ def prediction_panels(
     cols = 2 + len(names)
     height = 1.9 * len(indices) + 0.6
     fig, axes = plt.subplots(len(indices), cols, figsize=(1.9 * cols, height), squeeze=False)
+    shown, band_index = display_bands(release.bands)
     for r, index in enumerate(indices):
         truth = masks[r].astype(bool)
         panels = [
-            false_colour(images[r], release.bands),
+            stretch(images[r], band_index),
             np.repeat(truth[..., None], 3, -1).astype(np.float32),
         ]
         panels += [outcome_colours(predictions[n][r] > threshold, truth) for n in names]
-        titles = ["false colour", "truth"] + names
+        titles = [shown.split(" (")[0], "truth"] + names
         for c, (panel, title) in enumerate(zip(panels, titles, strict=True)):
             ax = axes[r, c]
             ax.imshow(panel, interpolation="nearest")
@@ -151,4 +146,4 @@ def prediction_panels(
     return path
 
 
-__all__ = ["false_colour", "outcome_colours", "pick_examples", "prediction_panels", "radar_charts"]
+__all__ = ["outcome_colours", "pick_examples", "prediction_panels", "radar_charts"]

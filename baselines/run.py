@@ -8,7 +8,8 @@ Examples::
     python -m baselines.run --models unet,res_unet --batch-size 8 --batch-size 16 --lr 1e-4
     python -m baselines.run --submission preds.npz --name my-model
 
-Results go to ``<out>/<release name>-<version>/`` (see ``baselines.leaderboard``); runs are resumable
+Results go to ``<out>/<release name>-<version>/`` (see ``baselines.leaderboard``); runs are
+resumable
 from their checkpoints in ``runs/`` there. More than one batch size, learning rate or filter count
 makes a grid: each model's combination is chosen on validation F1 (first seed), written to
 ``grid.csv``, and then trained for every seed.
@@ -45,14 +46,17 @@ def resolve_release(spec: str | None, *, name: str | None = None, progress: bool
     locally or pulled from the Hub); the embedded synthetic sample, built into ``data/releases``,
     only when nothing was asked for and no release is found at all."""
     try:
-        path = resolve_release_arg(spec, name=name, download=spec is not None)
+        path = resolve_release_arg(
+            spec, name=name, download=spec is not None, name_option="--release-name"
+        )
     except ReleaseNotFoundError:
         if spec is not None or name is not None:
             raise
         from builders.sample import ensure_sample_release
 
         click.echo(
-            f"No release found: building the embedded synthetic sample release into {LOCAL_RELEASES}.",
+            "No release found: building the embedded synthetic sample release into "
+            f"{LOCAL_RELEASES}.",
             err=True,
         )
         path = ensure_sample_release(LOCAL_RELEASES, progress=progress)
@@ -85,7 +89,7 @@ def train_and_score(
     plots: bool,
     progress: bool,
 ) -> Any:
-    """Train every model (grid on the first seed when given) and put each seed's scores on the board."""
+    """Train every model (grid on the first seed when given); put each seed's scores on board."""
     from baselines.evaluate import evaluate_model
     from baselines.leaderboard import Leaderboard
     from baselines.train import TrainConfig, train_model
@@ -158,8 +162,9 @@ def train_and_score(
             board.save()  # after every run, so an interrupted sweep keeps what it finished
             c1 = next((r for r in rows if r["collection"] == 1), rows[0])
             click.echo(
-                f"{model} seed {seed}: test F1 {100 * c1['f1']:.1f} % (pooled), {100 * c1['pb_f1']:.1f} % "
-                f"(per-batch); best epoch {result.best_epoch}/{result.epochs_run}, {result.seconds:.0f} s",
+                f"{model} seed {seed}: test F1 {100 * c1['f1']:.1f} % (pooled), "
+                f"{100 * c1['pb_f1']:.1f} % (per-batch); best epoch "
+                f"{result.best_epoch}/{result.epochs_run}, {result.seconds:.0f} s",
                 err=True,
             )
             if model not in panel_probs:
@@ -267,7 +272,8 @@ def _plots(
     type=click.Choice(["auto", "fp32", "bf16-mixed"]),
     default="auto",
     show_default=True,
-    help="Training numerics: bf16-mixed (bfloat16 autocast, channels-last) where the device computes "
+    help="Training numerics: bf16-mixed (bfloat16 autocast, channels-last) where the device "
+    "computes "
     "bfloat16 natively, else fp32.",
 )
 @click.option(
@@ -281,7 +287,8 @@ def _plots(
     "--submission",
     type=click.Path(path_type=Path),
     default=None,
-    help="Score predictions (.npz or Zarr with 'ids' and 'masks', see baselines.submission) instead of training.",
+    help="Score predictions (.npz or Zarr with 'ids' and 'masks', see baselines.submission) "
+    "instead of training.",
 )
 @click.option("--name", default=None, help="Leaderboard name of the --submission.")
 @click.option(

@@ -165,10 +165,6 @@ def epoch_seed(seed: int, epoch: int) -> int:
 
 
 # -- weights ----------------------------------------------------------------------------------
-#: Spellings of the 1st/99th percentiles that a release's ``normalization`` attributes may use.
-_PERCENTILE_KEYS = {"p1": ("p1", "p01", "percentile_1"), "p99": ("p99", "percentile_99")}
-
-
 def data_config(release: Release, threshold: float = THRESHOLD) -> dict[str, Any]:
     """What applying a model to new imagery needs, saved with its weights (config.json ``data``).
 
@@ -185,19 +181,16 @@ def data_config(release: Release, threshold: float = THRESHOLD) -> dict[str, Any
         "mean": [float(v) for v in mean],
         "std": [float(v) for v in std],
     }
-    percentiles = stored.get("percentiles") or {}
-    for key, spellings in _PERCENTILE_KEYS.items():
-        for spelling in spellings:
-            values = stored.get(spelling, percentiles.get(spelling, percentiles.get(key[1:])))
-            if values is not None:
-                normalization[key] = [float(v) for v in values]
-                break
+    if release.percentiles is not None:
+        p01, p99 = release.percentiles
+        normalization |= {"p01": [float(v) for v in p01], "p99": [float(v) for v in p99]}
     sensor = release.sensor
     return {
         "bands": list(release.bands),
         "band_info": [band.to_attrs() for band in sensor.bands],
         "sensor": sensor.to_attrs(),
         "normalization": normalization,
+        "dtype": release.attrs.get("dtype", "uint16"),
         "nodata": release.attrs.get("nodata"),
         "patch_size": int(release.attrs.get("patch_size", PATCH_SIZE)),
         "release": {"name": release.name, "version": release.version},

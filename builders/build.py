@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -25,14 +26,29 @@ import numpy as np
 import rasterio
 import shapely
 from affine import Affine
+from pyproj.exceptions import CRSError
+from rasterio.errors import RasterioError
 from rasterio.features import rasterize, shapes
 from rasterio.transform import array_bounds
 from rasterio.windows import Window
 from tqdm.auto import tqdm
 
 from builders.inventory import Inventory, check_overlap, read_inventory, to_crs
-from builders.scenes import Scene, expand_scenes, open_scenes
-from builders.spec import EventSpec, ReleaseSpec, event_path, load_event, load_release
+from builders.scenes import (
+    FILL_MAGNITUDE,
+    Scene,
+    check_inside_root,
+    expand_scenes,
+    open_scenes,
+)
+from builders.spec import (
+    DEFAULT_SENSOR,
+    EventSpec,
+    ReleaseSpec,
+    SensorSpec,
+    load_events,
+    load_release,
+)
 from builders.split import split_site
 from builders.stats import inventory_stats
 from hrgldd_data import citation
@@ -54,6 +70,10 @@ FOOTPRINT_CELLS = 2048
 #: GDAL block cache per process while building, in bytes (rasterio passes GDAL_CACHEMAX to GDAL
 #: as bytes: a bare 256 means 256 bytes and makes every read decode its blocks again).
 GDAL_CACHE_BYTES = 256 * 2**20
+#: ``--scheduler`` names of local Dask schedulers; anything else must be a cluster address.
+LOCAL_SCHEDULERS = ("threads", "processes", "synchronous", "sync")
+#: Seconds to wait for a dask.distributed scheduler before giving up.
+SCHEDULER_TIMEOUT = "20s"
 
 
 @dataclass
@@ -101,7 +121,7 @@ def footprint_decimation(scene: Scene) -> int:
 def candidate_windows(
     scene: Scene, polygons: gpd.GeoDataFrame
 ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
-    """Origins (px) of the grid windows that touch a polygon, row-major, with those polygons' indexes."""
+    """Origins (px) of grid windows touching a polygon, row-major, with the polygons' indexes."""
     n_rows, n_cols = scene.height // PATCH_SIZE, scene.width // PATCH_SIZE
     empty = np.empty(0, np.int32)
     if n_rows == 0 or n_cols == 0:
@@ -180,17 +200,58 @@ def _any_in_cells(valid: np.ndarray, d: int) -> np.ndarray:
     return padded.reshape(padded.shape[0] // d, d, padded.shape[1] // d, d).any(axis=(1, 3))
 
 
-def cut_tile(task: TileTask, nodata_threshold: float) -> dict[str, Any]:
-    """Read a tile once; keep its windows with landslide pixels and enough data; grid its valid pixels."""
+def _valid_pixels(src, data: np.ndarray, tile: Window) -> np.ndarray:
+    """Where a tile holds data: GDAL's rule (valid where any band is not nodata, or the alpha
+    band / internal mask), and for float scenes finite values that are no fill value."""
+    nodata = src.nodata
+    if nodata is not None and not np.isnan(nodata):
+        valid = (data != nodata).any(axis=0)
+    elif nodata is not None:  # NaN nodata: compare with isnan, never with ==
+        valid = (~np.isnan(data)).any(axis=0)
+    else:  # alpha band or internal mask (also a warped scene without a nodata value)
+        valid = src.dataset_mask(window=tile) > 0
+    if data.dtype.kind == "f":
+        with np.errstate(invalid="ignore"):
+            valid &= (np.isfinite(data) & (np.abs(data) < FILL_MAGNITUDE)).all(axis=0)
+    return valid
+
+
+def to_release_values(
+    window: np.ndarray, valid: np.ndarray, scale: float | None, dtype: str
+) -> np.ndarray:
+    """A window's values as the release stores them: scaled, clipped to the dtype, nodata set."""
+    if dtype == "float32":
+        out = window.astype(np.float32)
+        if scale is not None:
+            out *= np.float32(scale)
+        out[:, ~valid] = np.nan
+        return out
+    values = window
+    if scale is not None or window.dtype.kind == "f":
+        with np.errstate(invalid="ignore"):
+            values = np.rint(window.astype(np.float64) * (1.0 if scale is None else scale))
+        values[:, ~valid] = 0
+    out = np.clip(values, 0, np.iinfo(dtype).max).astype(dtype)
+    out[:, ~valid] = 0
+    return out
+
+
+def cut_tile(task: TileTask, nodata_threshold: float, dtype: str = "uint16") -> dict[str, Any]:
+    """Read a tile once; keep its windows with landslide pixels and enough data; grid its
+    valid pixels."""
     images, masks, rows, cols = [], [], [], []
     dropped = {"no_landslide_pixel": 0, "mostly_nodata": 0}
     with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES), task.scene.open() as src:
         tile = Window(task.col0, task.row0, task.width, task.height)
-        data = src.read(task.scene.indexes, window=tile)
-        if src.nodata is not None:  # GDAL's rule: a pixel is valid where any band is not nodata
-            valid = (data != src.nodata).any(axis=0)
-        else:  # alpha band or internal mask (also a warped scene without a nodata value)
-            valid = src.dataset_mask(window=tile) > 0
+        try:
+            data = src.read(task.scene.indexes, window=tile)
+            valid = _valid_pixels(src, data, tile)
+        except RasterioError as err:
+            raise InputError(
+                f"{task.scene.path}: cannot read its pixels (rows {task.row0}–"
+                f"{task.row0 + task.height}: {err}); the file is truncated or damaged: "
+                "re-download or re-export it"
+            ) from err
         for row, col, geoms in zip(task.rows, task.cols, task.geoms, strict=True):
             y, x = int(row) - task.row0, int(col) - task.col0
             mask = rasterize(
@@ -208,18 +269,21 @@ def cut_tile(task: TileTask, nodata_threshold: float) -> dict[str, Any]:
             if not mask.any():
                 dropped["no_landslide_pixel"] += 1
                 continue
-            image = np.clip(data[:, y : y + PATCH_SIZE, x : x + PATCH_SIZE], 0, 65535).astype(
-                np.uint16
+            images.append(
+                to_release_values(
+                    data[:, y : y + PATCH_SIZE, x : x + PATCH_SIZE],
+                    window_valid,
+                    task.scene.scale,
+                    dtype,
+                )
             )
-            image[:, ~window_valid] = 0
-            images.append(image)
             masks.append(mask)
             rows.append(row)
             cols.append(col)
     return {
         "images": np.stack(images)
         if images
-        else np.empty((0, 4, PATCH_SIZE, PATCH_SIZE), np.uint16),
+        else np.empty((0, len(task.scene.indexes), PATCH_SIZE, PATCH_SIZE), dtype),
         "masks": np.stack(masks) if masks else np.empty((0, PATCH_SIZE, PATCH_SIZE), np.uint8),
         "rows": np.asarray(rows, np.int32),
         "cols": np.asarray(cols, np.int32),
@@ -241,7 +305,7 @@ def place_cells(cells: np.ndarray, task: TileTask, grid: np.ndarray) -> None:
 
 
 def scene_footprint(scene: Scene) -> shapely.Geometry:
-    """Valid-pixel footprint of one scene, read tile by tile as the builder reads it (for ``hrgldd stats``)."""
+    """Valid-pixel footprint of a scene, read tile by tile like the builder (``hrgldd stats``)."""
     cells = empty_cells(scene)
     for task in tile_tasks(scene, None):
         place_cells(cells, task, cut_tile(task, nodata_threshold=1.0)["valid_cells"])
@@ -260,16 +324,32 @@ def footprint_from_cells(scene: Scene, cells: np.ndarray, decimation: int) -> sh
     return shapely.union_all(polygons).intersection(extent) if polygons else shapely.Polygon()
 
 
-def plan_site(event: EventSpec, raw_root: Path) -> SitePlan:
+def plan_site(event: EventSpec, raw_root: Path, sensor: SensorSpec = DEFAULT_SENSOR) -> SitePlan:
     """Read and check an event's inputs and find its candidate windows (no pixels read yet).
 
     The overlap check uses the scenes' extents; the valid-pixel footprints (study area) come from
     the same single read of every tile that cuts the patches.
     """
-    paths = expand_scenes(event.scenes, raw_root, event.source)
-    scenes = open_scenes(paths, event.bands, crs=event.crs, event_file=event.source)
+    allowed = event.allow_outside_raw_root
+    paths = expand_scenes(event.scenes, raw_root, event.source, allow_outside=allowed)
+    scenes = open_scenes(
+        paths,
+        event.bands,
+        wanted=sensor.sensor.band_names,
+        dtype=sensor.dtype,
+        scale=event.scale,
+        crs=event.crs,
+        event_file=event.source,
+    )
+    check_inside_root(event.inventory, raw_root, event.source, "inventory path", allowed)
     inventory = read_inventory(raw_root / event.inventory, event.inventory_layer)
-    polygons = to_crs(inventory, scenes[0].crs)
+    try:
+        polygons = to_crs(inventory, scenes[0].crs)
+    except (CRSError, ValueError) as err:
+        raise InputError(
+            f"{inventory.path}: cannot reproject the inventory to the scenes' CRS ({err}); give "
+            "it a CRS that PROJ knows (e.g. `ogr2ogr -a_srs EPSG:4326 fixed.gpkg ...`)"
+        ) from err
     extents = [shapely.box(*array_bounds(s.height, s.width, s.transform)) for s in scenes]
     check_overlap(inventory, polygons, extents, paths)
     plan = SitePlan(event, scenes, inventory, stats={})
@@ -278,9 +358,22 @@ def plan_site(event: EventSpec, raw_root: Path) -> SitePlan:
     return plan
 
 
+def check_scheduler(scheduler: str | None) -> None:
+    """Refuse a ``--scheduler`` that is neither a local scheduler nor a cluster address."""
+    if scheduler in LOCAL_SCHEDULERS or scheduler is None:
+        return
+    if not re.fullmatch(r"([a-z]+://)?[\w.\-\[\]:]+:\d+", scheduler):
+        raise InputError(
+            f"--scheduler {scheduler!r}: choose threads, processes or synchronous, or give a "
+            "dask.distributed address such as tcp://10.0.0.5:8786"
+        )
+
+
 def _scheduler(scheduler: str | None):
-    """Dask scheduler: ``threads`` (default), ``processes``, ``synchronous`` or a cluster address."""
-    # Local schedulers are passed as functions: a name makes dask import distributed to look for a client.
+    """Dask scheduler: ``threads`` (default), ``processes``, ``synchronous`` or an address."""
+    # Local schedulers are passed as functions: a name makes dask import distributed to look
+    # for a client.
+    check_scheduler(scheduler)
     if scheduler in (None, "threads"):
         return dask.threaded.get, None
     if scheduler == "processes":
@@ -289,7 +382,13 @@ def _scheduler(scheduler: str | None):
         return dask.get, None
     from distributed import Client
 
-    client = Client(scheduler)
+    try:
+        client = Client(scheduler, timeout=SCHEDULER_TIMEOUT)
+    except (OSError, TimeoutError) as err:
+        raise InputError(
+            f"--scheduler {scheduler}: cannot reach the dask.distributed scheduler ({err}); start "
+            "it (and workers that see --raw-root), or use --scheduler threads"
+        ) from err
     return client.get, client
 
 
@@ -308,6 +407,9 @@ def build_release(
     written where possible) and :class:`hrgldd_data.errors.ReleaseExistsError` if the version
     exists. On any failure the temporary output is removed and ``out_root`` is left as it was.
     """
+    check_scheduler(scheduler)
+    if workers is not None and workers < 1:
+        raise InputError(f"--workers {workers}: give a positive number of local workers")
     spec = load_release(release_file)
     raw_root, out_root = Path(raw_root), Path(out_root)
     if not raw_root.is_dir():
@@ -315,14 +417,16 @@ def build_release(
     target = out_root / spec.dirname
     if target.exists():
         raise ReleaseExistsError(
-            f"{target} already exists: release {spec.name} {spec.version} is immutable; bump the version in {spec.source}"
+            f"{target} already exists: release {spec.name} {spec.version} is immutable; bump "
+            f"the version in {spec.source}"
         )
-    events = [load_event(event_path(spec, event)) for event in spec.events]
+    events = load_events(spec)
     plans = []
     for event in tqdm(events, desc="checking inputs", unit="event", disable=not progress):
-        plans.append(plan_site(event, raw_root))
+        plans.append(plan_site(event, raw_root, spec.sensor))
 
     get, client = _scheduler(scheduler)
+    dtype = spec.sensor.dtype
     inflight = 2 * (workers or os.cpu_count() or 1)
     scenes_meta: list[dict[str, Any]] = []
     sites_meta: list[dict[str, Any]] = []
@@ -333,14 +437,24 @@ def build_release(
         s.path: background.submit(sha256_file, s.path) for p in plans for s in p.scenes
     }
     try:
-        with ReleaseWriter(out_root, spec.name, spec.version) as writer:
-            bar = tqdm(
+        with (
+            ReleaseWriter(
+                out_root,
+                spec.name,
+                spec.version,
+                sensor=spec.sensor.sensor,
+                dtype=spec.sensor.dtype,
+                nodata=float("nan") if spec.sensor.dtype == "float32" else 0,
+                stats_seed=spec.seed,
+            ) as writer,
+            tqdm(
                 total=sum(s.width * s.height for p in plans for s in p.scenes) / 1e6,
                 desc="reading scenes",
                 unit="Mpx",
                 bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} Mpx [{elapsed}<{remaining}]",
                 disable=not progress,
-            )
+            ) as bar,
+        ):
             for code, plan in enumerate(plans):
                 first_scene = len(scenes_meta)
                 scene_index = {id(s): first_scene + k for k, s in enumerate(plan.scenes)}
@@ -352,7 +466,10 @@ def build_release(
                     batch = plan.tasks[start : start + inflight]
                     with dask.config.set(num_workers=workers) if workers else nullcontext():
                         results = dask.compute(
-                            *[dask.delayed(cut_tile)(t, spec.nodata_threshold) for t in batch],
+                            *[
+                                dask.delayed(cut_tile)(t, spec.nodata_threshold, dtype)
+                                for t in batch
+                            ],
                             scheduler=get,
                         )
                     for task, result in zip(batch, results, strict=True):
@@ -376,16 +493,19 @@ def build_release(
                     )
                     if footprint.is_empty:
                         raise InputError(
-                            f"{scene.path}: scene holds no valid pixel (all nodata); remove it from {plan.event.source} or fix its nodata value"
+                            f"{scene.path}: scene holds no valid pixel (all nodata); remove it "
+                            f"from {plan.event.source} or fix its nodata value"
                         )
                     footprints.append(footprint)
                 n_site = writer.count - before
                 if n_site == 0:
                     raise InputError(
-                        f"{plan.event.source}: site {plan.event.id} yields no patch: {plan.n_candidates} window(s) touch "
-                        f"landslide polygons, {dropped['mostly_nodata']} are mostly nodata (threshold "
-                        f"{spec.nodata_threshold}) and {dropped['no_landslide_pixel']} hold no landslide pixel. "
-                        "Check the scenes' nodata and that the inventory maps this scene's event."
+                        f"{plan.event.source}: site {plan.event.id} yields no patch: "
+                        f"{plan.n_candidates} window(s) touch landslide polygons, "
+                        f"{dropped['mostly_nodata']} are mostly nodata (threshold "
+                        f"{spec.nodata_threshold}) and {dropped['no_landslide_pixel']} hold no "
+                        "landslide pixel. Check the scenes' nodata and that the inventory maps "
+                        "this scene's event."
                     )
                 plan.stats = inventory_stats(plan.inventory, footprints, plan.scenes[0].crs)
                 if plan.event.role == "unseen":

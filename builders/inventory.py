@@ -55,7 +55,7 @@ class Inventory:
 
 
 def vector_source(path: str | Path) -> str:
-    """An OGR path for ``path``: plain files as they are; ``a.zip`` or ``a.zip!member.shp`` via /vsizip.
+    """An OGR path for ``path``: plain files as they are; ``a.zip[!member.shp]`` via /vsizip.
 
     A zip holding one vector file needs no member; one holding several needs ``!member``.
     """
@@ -64,10 +64,12 @@ def vector_source(path: str | Path) -> str:
     if not archive.lower().endswith(".zip"):
         if not Path(text).exists():
             raise InputError(f"{text}: no such inventory file")
+        _regular(Path(text), folder_ok=True)  # a FileGDB is a folder; a FIFO would hang OGR
         return text
     archive_path = Path(archive)
-    if not archive_path.is_file():
+    if not archive_path.exists():
         raise InputError(f"{archive}: no such inventory file")
+    _regular(archive_path, folder_ok=False)
     try:
         names = zipfile.ZipFile(archive_path).namelist()
     except zipfile.BadZipFile as err:
@@ -80,9 +82,19 @@ def vector_source(path: str | Path) -> str:
         member = vectors[0]
     else:
         raise InputError(
-            f"{archive}: holds {len(vectors)} vector files {vectors[:8]}; name one as '{archive}!<member>'"
+            f"{archive}: holds {len(vectors)} vector files {vectors[:8]}; name one as "
+            f"'{archive}!<member>'"
         )
     return f"/vsizip/{archive_path.resolve()}/{member}"
+
+
+def _regular(path: Path, *, folder_ok: bool) -> None:
+    if path.is_file() or (folder_ok and path.is_dir()):
+        return
+    raise InputError(
+        f"{path}: not a regular file (a FIFO or device{'' if folder_ok else ', or a folder'}); "
+        "give the inventory file itself (GeoPackage, shapefile, GeoJSON or a zip of them)"
+    )
 
 
 def read_inventory(path: str | Path, layer: str | None = None) -> Inventory:
@@ -103,14 +115,15 @@ def read_inventory(path: str | Path, layer: str | None = None) -> Inventory:
     gdf = gdf[~empty]
     if len(gdf) == 0:
         raise InputError(
-            f"{path}: inventory is empty ({n_read} features, none with a geometry); nothing to rasterize"
+            f"{path}: inventory is empty ({n_read} features, none with a geometry); nothing to "
+            "rasterize"
         )
     types = gdf.geom_type.value_counts()
     other = {t: int(n) for t, n in types.items() if t not in _POLYGONAL}
     if other:
         raise InputError(
-            f"{path}: inventory holds non-polygon geometries {other}; landslides must be mapped as polygons "
-            "(convert or buffer points/lines, or remove them)"
+            f"{path}: inventory holds non-polygon geometries {other}; landslides must be mapped "
+            "as polygons (convert or buffer points/lines, or remove them)"
         )
     invalid = ~gdf.geometry.is_valid
     n_repaired = int(invalid.sum())
@@ -148,7 +161,8 @@ def check_overlap(
     if not np.any(gdf_scene_crs.intersects(union)):
         bounds = [round(v, 1) for v in gdf_scene_crs.total_bounds]
         raise InputError(
-            f"{inventory.path}: no landslide polygon overlaps the scenes {[p.name for p in scene_paths]} "
-            f"(inventory bounds in the scene CRS {bounds}, scene bounds {[round(v, 1) for v in union.bounds]}). "
-            "Check that the inventory and the scenes carry the right CRS and belong to the same event."
+            f"{inventory.path}: no landslide polygon overlaps the scenes "
+            f"{[p.name for p in scene_paths]} (inventory bounds in the scene CRS {bounds}, scene "
+            f"bounds {[round(v, 1) for v in union.bounds]}). Check that the inventory and the "
+            "scenes carry the right CRS and belong to the same event."
         )

@@ -1,31 +1,59 @@
 """Declarative event and release files (TOML), validated with errors that name file and key.
 
 An event file (``builders/events/<id>.toml``) describes one landslide event once: where its scenes
-and inventory lie below a raw-data root, how scene bands map to R,G,B,NIR, and what to cite.
-A release file (``builders/releases/<name>.toml``) lists events and fixes how they are cut
+and inventory lie below a raw-data root, how scene bands map to the release's bands, and what to
+cite. A release file (``builders/releases/<name>.toml``) lists events and fixes how they are cut
 and split. Both are plain data so that a new event is a new file, not new code.
+
+What the pixels are is declared, never guessed: a release is PlanetScope R,G,B,NIR uint16 (HR-GLDD)
+unless its release file, or its events, declare a ``[sensor]`` table::
+
+    [sensor]                       # in a release file; [imagery.sensor] in an event file
+    name = "UAV (DJI Phantom 4 RTK)"   # or a known sensor: "planetscope", "sentinel-2"
+    resolution_m = 0.5
+    units = "8-bit RGB; DSM in metres"
+    bands = ["red", "green", "blue", "dsm"]
+    dtype = "float32"              # uint16 (default), uint8 or float32
 """
 
 from __future__ import annotations
 
+import math
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from hrgldd_data.errors import InputError
 from hrgldd_data.schema import (
-    BANDS,
     DATASET_SPLITS,
+    DTYPES,
     PATCH_SIZE,
     ROLES,
     TRIGGERS,
     parse_version,
     release_dirname,
 )
+from hrgldd_data.sensors import PLANETSCOPE, Sensor, make_sensor
 
 EVENTS_DIR = Path(__file__).parent / "events"
 RELEASES_DIR = Path(__file__).parent / "releases"
+
+
+@dataclass(frozen=True)
+class SensorSpec:
+    """A declared sensor: what the release's pixels are, and how they are stored."""
+
+    sensor: Sensor
+    dtype: str = "uint16"
+    source: Path | None = None
+
+    def same_as(self, other: SensorSpec) -> bool:
+        return self.sensor == other.sensor and self.dtype == other.dtype
+
+
+#: What a release stores when nothing else is declared: HR-GLDD's PlanetScope R,G,B,NIR.
+DEFAULT_SENSOR = SensorSpec(PLANETSCOPE, "uint16")
 
 
 @dataclass(frozen=True)
@@ -46,7 +74,10 @@ class EventSpec:
     satellite: str = "PlanetScope"
     bands: str | dict[str, int] = "auto"
     crs: str | None = None
+    scale: float | None = None
+    sensor: SensorSpec | None = None
     inventory_layer: str | None = None
+    allow_outside_raw_root: bool = False
     source: Path | None = None
 
     def metadata(self) -> dict[str, Any]:
@@ -67,7 +98,7 @@ class EventSpec:
 
 @dataclass(frozen=True)
 class ReleaseSpec:
-    """One release version: which events, and how they are cut and split."""
+    """One release version: which events, what they store, and how they are cut and split."""
 
     name: str
     version: str
@@ -80,6 +111,7 @@ class ReleaseSpec:
     nodata_threshold: float = 0.5
     synthetic: bool = False
     license: str = "CC-BY-4.0"
+    sensor: SensorSpec = DEFAULT_SENSOR
     source: Path | None = None
 
     @property
@@ -88,6 +120,10 @@ class ReleaseSpec:
 
 
 def _load_toml(path: Path) -> dict[str, Any]:
+    if path.exists() and not path.is_file():
+        raise InputError(
+            f"{path}: not a regular file (a folder, FIFO or device); give the .toml file itself"
+        )
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     try:
@@ -131,6 +167,59 @@ class _Reader:
             )
 
 
+def _sensor(path: Path, table: dict[str, Any], where: str) -> SensorSpec:
+    """A ``[sensor]`` table: a known sensor's name, or any name with its resolution and bands."""
+    r = _Reader(path, table, where)
+    name = r.take("name", str)
+    resolution = r.take("resolution_m", (int, float), None)
+    units = r.take("units", str, None)
+    bands = r.take("bands", list, None)
+    dtype = r.take("dtype", str, "uint16", choices=DTYPES)
+    description = r.take("description", str, None)
+    r.done()
+    if resolution is not None and not (math.isfinite(resolution) and resolution > 0):
+        raise InputError(f"{path}: '{where}.resolution_m' must be a positive number of metres")
+    if bands is not None and not all(isinstance(b, str) for b in bands):
+        raise InputError(f"{path}: '{where}.bands' must be a list of band names")
+    try:
+        sensor = make_sensor(
+            name, bands, resolution_m=resolution, units=units, description=description
+        )
+    except ValueError as err:
+        raise InputError(
+            f'{path}: \'{where}\': {err}; list the bands, e.g. bands = ["red", "green", '
+            '"blue", "dsm"]'
+        ) from err
+    return SensorSpec(sensor, dtype, path)
+
+
+def _band_mapping(path: Path, value: Any) -> str | dict[str, int]:
+    """``imagery.bands``: "auto", or a table of band name -> 1-based index, no index twice."""
+    example = "{ red = 3, green = 2, blue = 1, nir = 4 }"
+    if isinstance(value, str):
+        if value != "auto":
+            raise InputError(
+                f"{path}: 'imagery.bands' must be \"auto\" or a table like {example}, got {value!r}"
+            )
+        return value
+    if not value or not all(
+        isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in value.values()
+    ):
+        raise InputError(
+            f"{path}: 'imagery.bands' must map band names to 1-based band numbers, like "
+            f"{example}; got {value}"
+        )
+    seen: dict[int, str] = {}
+    for name, index in value.items():
+        if index in seen:
+            raise InputError(
+                f"{path}: 'imagery.bands' gives band {index} to both {seen[index]!r} and "
+                f"{name!r}; each band must come from its own raster band"
+            )
+        seen[index] = name
+    return dict(value)
+
+
 def load_event(path_or_id: str | Path) -> EventSpec:
     """Read and validate an event file (a path, or an id looked up in ``builders/events``)."""
     path = Path(path_or_id)
@@ -148,18 +237,20 @@ def load_event(path_or_id: str | Path) -> EventSpec:
     scenes = imagery.take("scenes", list)
     if not scenes or not all(isinstance(s, str) for s in scenes):
         raise InputError(f"{path}: 'imagery.scenes' must be a non-empty list of paths or globs")
-    bands = imagery.take("bands", (str, dict), "auto")
-    if isinstance(bands, str) and bands != "auto":
+    bands = _band_mapping(path, imagery.take("bands", (str, dict), "auto"))
+    crs = imagery.take("crs", str, None)
+    if crs is not None:
+        _check_crs(path, crs)
+    scale = imagery.take("scale", (int, float), None)
+    if scale is not None and not (math.isfinite(scale) and scale > 0):
         raise InputError(
-            f"{path}: 'imagery.bands' must be \"auto\" or a table like {{ red = 3, green = 2, blue = 1, nir = 4 }}"
+            f"{path}: 'imagery.scale' must be a positive number (10000 turns 0–1 reflectance "
+            f"into the stored 0–10000), got {scale}"
         )
-    if isinstance(bands, dict):
-        if sorted(bands) != sorted(BANDS) or not all(
-            isinstance(v, int) and v >= 1 for v in bands.values()
-        ):
-            raise InputError(
-                f"{path}: 'imagery.bands' must map exactly {list(BANDS)} to 1-based band numbers, got {bands}"
-            )
+    sensor_table = imagery.take("sensor", dict, None)
+    sensor = _sensor(path, sensor_table, "imagery.sensor") if sensor_table is not None else None
+    if sensor is not None and isinstance(bands, dict):
+        _check_mapping_names(path, bands, sensor.sensor.band_names, "its imagery.sensor")
     spec = EventSpec(
         id=event_id,
         study_area=r.take("study_area", str),
@@ -173,14 +264,50 @@ def load_event(path_or_id: str | Path) -> EventSpec:
         citation=r.take("citation", str),
         scenes=tuple(scenes),
         bands=bands,
-        crs=imagery.take("crs", str, None),
+        crs=crs,
+        scale=None if scale is None else float(scale),
+        sensor=sensor,
         inventory=inventory.take("path", str),
         inventory_layer=inventory.take("layer", str, None),
+        allow_outside_raw_root=r.take("allow_outside_raw_root", bool, False),
         source=path,
     )
     for reader in (r, imagery, inventory):
         reader.done()
     return spec
+
+
+def _check_crs(path: Path, crs: str) -> None:
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
+    try:
+        CRS.from_user_input(crs)
+    except CRSError as err:
+        raise InputError(
+            f"{path}: 'imagery.crs' {crs!r} is not a CRS that PROJ knows ({err}); give a known "
+            'EPSG code such as "EPSG:32645", or a WKT string'
+        ) from err
+
+
+def _check_mapping_names(
+    path: Path, mapping: dict[str, int], bands: tuple[str, ...], what: str
+) -> None:
+    if sorted(mapping) != sorted(bands):
+        raise InputError(
+            f"{path}: 'imagery.bands' must map exactly {list(bands)} ({what}) to 1-based band "
+            f"numbers, got {mapping}"
+        )
+
+
+def _check_fractions(path: Path, split: dict[str, float]) -> None:
+    if not all(math.isfinite(v) and v >= 0 for v in split.values()) or not math.isclose(
+        sum(split.values()), 1.0, abs_tol=1e-6
+    ):
+        raise InputError(
+            f"{path}: split fractions must be finite, non-negative and sum to 1, got {split}; "
+            "e.g. train = 0.6, val = 0.2, test = 0.2"
+        )
 
 
 def load_release(path: str | Path) -> ReleaseSpec:
@@ -197,23 +324,25 @@ def load_release(path: str | Path) -> ReleaseSpec:
     events = r.take("events", list)
     if not events or not all(isinstance(e, str) for e in events):
         raise InputError(f"{path}: 'events' must be a non-empty list of event ids")
-    if len(set(events)) != len(events):
-        raise InputError(f"{path}: 'events' lists an event twice")
     split_table = _Reader(
         path, r.take("split", dict, {"train": 0.6, "val": 0.2, "test": 0.2}), "split"
     )
     split = {name_: float(split_table.take(name_, (int, float))) for name_ in DATASET_SPLITS}
     split_table.done()
-    if any(v < 0 for v in split.values()) or abs(sum(split.values()) - 1) > 1e-6:
-        raise InputError(f"{path}: split fractions must be non-negative and sum to 1, got {split}")
+    _check_fractions(path, split)
     patch_size = r.take("patch_size", int, PATCH_SIZE)
     if patch_size != PATCH_SIZE:
         raise InputError(
             f"{path}: patch_size {patch_size} is not supported; HR-GLDD patches are {PATCH_SIZE}"
         )
     threshold = float(r.take("nodata_threshold", (int, float), 0.5))
-    if not 0 <= threshold < 1:
+    if not (math.isfinite(threshold) and 0 <= threshold < 1):
         raise InputError(f"{path}: 'nodata_threshold' must be in [0, 1), got {threshold}")
+    seed = r.take("seed", int, 42)
+    if seed < 0:
+        raise InputError(f"{path}: 'seed' must be a non-negative integer, got {seed}")
+    sensor_table = r.take("sensor", dict, None)
+    declared = _sensor(path, sensor_table, "sensor") if sensor_table is not None else None
     spec = ReleaseSpec(
         name=name,
         version=version.removeprefix("v"),
@@ -221,7 +350,7 @@ def load_release(path: str | Path) -> ReleaseSpec:
         description=r.take("description", str, ""),
         notes=r.take("notes", str, ""),
         patch_size=patch_size,
-        seed=r.take("seed", int, 42),
+        seed=seed,
         split=split,
         nodata_threshold=threshold,
         synthetic=r.take("synthetic", bool, False),
@@ -229,13 +358,68 @@ def load_release(path: str | Path) -> ReleaseSpec:
         source=path,
     )
     r.done()
-    for event in spec.events:
-        load_event(event_path(spec, event))
-    return spec
+    loaded = load_events(spec)
+    sensor = release_sensor(spec, declared, loaded)
+    return replace(spec, sensor=sensor)
+
+
+def load_events(spec: ReleaseSpec) -> list[EventSpec]:
+    """The release's events, each once: refused when two entries are one file or share an id."""
+    by_path: dict[Path, str] = {}
+    by_id: dict[str, Path] = {}
+    loaded = []
+    for entry in spec.events:
+        where = event_path(spec, entry)
+        file = (Path(where) if isinstance(where, Path) else EVENTS_DIR / f"{where}.toml").resolve()
+        if file in by_path:
+            raise InputError(
+                f"{spec.source}: events {by_path[file]!r} and {entry!r} are the same event file "
+                f"{file}; list each event once"
+            )
+        by_path[file] = entry
+        event = load_event(where)
+        if event.id in by_id:
+            raise InputError(
+                f"{spec.source}: events {by_id[event.id]} and {event.source} both have id "
+                f"{event.id!r}; an event is listed once (remove one, or give it its own id and "
+                "file name)"
+            )
+        by_id[event.id] = event.source or file
+        loaded.append(event)
+    return loaded
+
+
+def release_sensor(
+    spec: ReleaseSpec, declared: SensorSpec | None, events: list[EventSpec]
+) -> SensorSpec:
+    """The one sensor of a release: its own ``[sensor]``, else its events' (all the same), else
+    PlanetScope R,G,B,NIR. Explicit band mappings must name exactly its bands."""
+    chosen = declared
+    for event in events:
+        if event.sensor is None:
+            continue
+        if chosen is None:
+            chosen = event.sensor
+        elif not chosen.same_as(event.sensor):
+            raise InputError(
+                f"{event.source}: its imagery.sensor ({event.sensor.sensor.name}, bands "
+                f"{list(event.sensor.sensor.band_names)}, {event.sensor.dtype}) differs from "
+                f"{chosen.source}'s ({chosen.sensor.name}, {list(chosen.sensor.band_names)}, "
+                f"{chosen.dtype}); a release stores one sensor: declare it once in the "
+                f"release file's [sensor] table"
+            )
+    chosen = chosen or DEFAULT_SENSOR
+    for event in events:
+        if isinstance(event.bands, dict):
+            _check_mapping_names(
+                event.source, event.bands, chosen.sensor.band_names, f"the bands of {spec.name}"
+            )
+    return chosen
 
 
 def event_path(spec: ReleaseSpec, event: str) -> str | Path:
-    """An event entry of a release: an id in ``builders/events``, or a ``.toml`` path relative to the release file."""
+    """An event entry of a release: an id in ``builders/events``, or a ``.toml`` path relative
+    to the release file."""
     if event.endswith(".toml") and spec.source is not None:
         return (spec.source.parent / event).resolve()
     return event

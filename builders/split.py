@@ -22,7 +22,7 @@ def split_counts(n: int, fractions: dict[str, float]) -> dict[str, int]:
 
 
 def split_site(n: int, fractions: dict[str, float], seed: int, site: str) -> np.ndarray:
-    """Split codes for a site's ``n`` patches (in build order), reproducible from ``seed`` and the site id.
+    """Split codes of a site's ``n`` patches (build order), reproducible from seed and site id.
 
     The site id enters the seed so that adding or removing another site never changes this one.
     """

@@ -1,4 +1,5 @@
-"""Commands that move releases to and from the Hugging Face Hub: publish, pull, versions."""
+"""Commands that move releases and scores to and from the Hugging Face Hub: publish, pull,
+versions, publish-leaderboard."""
 
 from __future__ import annotations
 
@@ -56,15 +57,61 @@ def versions(repo: str | None, as_json: bool) -> None:
     """List the published versions with their release notes (offline: the pulled ones)."""
     from dataclasses import asdict
 
+    from hrgldd_data.hub import leaderboards, offline
     from hrgldd_data.hub import versions as list_versions
 
     found = list_versions(repo)
+    scored = {} if offline() or not found else leaderboards(repo)
     if as_json:
-        click.echo(json.dumps([asdict(v) for v in found], indent=2))
+        click.echo(
+            json.dumps(
+                [asdict(v) | {"leaderboard": scored.get(v.version)} for v in found], indent=2
+            )
+        )
         return
     if not found:
         click.echo("no published versions")
     for info in reversed(found):
-        click.echo(f"{info.version}  {info.date or ''}  {info.commit[:12]}")
+        board = f"  scores: {scored[info.version]}" if info.version in scored else ""
+        click.echo(f"{info.version}  {info.date or ''}  {info.commit[:12]}{board}")
         for line in (info.notes or "(no notes)").splitlines():
             click.echo(f"    {line}")
+
+
+@click.command("publish-leaderboard", short_help="Publish a version's scores to the Hub.")
+@click.argument("results_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.option("--repo", default=None, help=_REPO_HELP)
+def publish_leaderboard(results_dir: Path, repo: str | None) -> None:
+    """Publish the leaderboard in RESULTS_DIR (results.json, from `python -m baselines.run`).
+
+    One commit on main with leaderboards/<version>.md and .json and the card showing them; no
+    version tag is created or moved. The scores must come from the published bytes of that
+    version (its manifest.json sha256), and every row must be consistent.
+    """
+    from baselines.publishable import check_counts, load_publishable
+    from hrgldd_data.hub import publish_leaderboard as publish_board
+    from hrgldd_data.hub import published_manifest
+
+    results = load_publishable(results_dir)
+    published = published_manifest(results.version, repo)
+    if published.manifest["name"] != results.name:
+        from hrgldd_data.errors import HubError
+
+        raise HubError(
+            f"{results_dir} holds scores of {results.name} {results.version}, but "
+            f"{published.repo} publishes {published.manifest['name']}; pass the --repo of "
+            f"{results.name}"
+        )
+    check_counts(results, published.manifest.get("counts") or {})
+    result = publish_board(
+        results.version,
+        markdown=results.markdown,
+        results=results.results,
+        manifest_sha256=results.manifest_sha256,
+        repo=repo,
+    )
+    click.echo(
+        f"published the leaderboard of {result.repo} {result.version} on main "
+        f"(commit {result.commit[:12]}, {result.uploaded} file(s) changed; tags untouched): "
+        f"{result.url}"
+    )

@@ -20,6 +20,7 @@ from hrgldd_data.errors import HrglddError
 COMMANDS: dict[str, str] = {
     "sample": "hrgldd_cli.releases:sample",
     "build": "hrgldd_cli.releases:build",
+    "import-patches": "hrgldd_cli.releases:import_patches_cmd",
     "import-legacy": "hrgldd_cli.releases:import_legacy_cmd",
     "verify": "hrgldd_cli.releases:verify",
     "info": "hrgldd_cli.releases:info",
@@ -28,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "publish": "hrgldd_cli.hub:publish",
     "pull": "hrgldd_cli.hub:pull",
     "versions": "hrgldd_cli.hub:versions",
+    "publish-leaderboard": "hrgldd_cli.hub:publish_leaderboard",
     "train": "baselines.run:main",
     "map": "hrgldd_cli.map:map_cmd",
     "publish-model": "hrgldd_cli.map:publish_model",
@@ -52,13 +54,38 @@ class LazyGroup(click.Group):
             return super().invoke(ctx)
         except HrglddError as err:
             raise click.ClickException(str(err)) from err
+        except KeyboardInterrupt as err:
+            raise Stopped("SIGINT", 128 + signal.SIGINT) from err
+        except Terminated as err:
+            raise Stopped("SIGTERM", 128 + signal.SIGTERM) from err
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread like KeyboardInterrupt is for SIGINT."""
+
+
+class Stopped(click.ClickException):
+    """A command stopped by a signal: one line, the conventional exit status (130, 143)."""
+
+    def __init__(self, signal_name: str, exit_code: int) -> None:
+        super().__init__(
+            f"stopped by {signal_name}; temporary output was removed and nothing was left "
+            "half-written. Run the command again to redo it."
+        )
+        self.exit_code = exit_code
+
+    def show(self, file=None) -> None:
+        # Background threads (Zarr's event loop) may be cut short mid-task; their shutdown
+        # complaints would bury this line, so they are silenced once we know why we stop.
+        logging.getLogger("asyncio").setLevel(logging.CRITICAL + 1)
+        super().show(file)
 
 
 def terminate_as_exit() -> None:
-    """Turn SIGTERM into SystemExit so that a killed command removes its temporary output."""
+    """Turn SIGTERM into an exception so that a killed command removes its temporary output."""
 
     def handler(signum, frame):  # noqa: ARG001
-        raise SystemExit(128 + signum)
+        raise Terminated()
 
     signal.signal(signal.SIGTERM, handler)
 

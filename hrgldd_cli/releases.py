@@ -1,4 +1,4 @@
-"""Commands that make and inspect releases: sample, build, import-legacy, verify, info, stats, card."""
+"""Commands that make and inspect releases: sample, build, import-*, verify, info, stats, card."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import click
+
+from hrgldd_data.errors import HrglddError
 
 
 @click.command(short_help="Check every file of a release against its manifest.")
@@ -127,7 +129,7 @@ def stats(inventory: str, scenes: tuple[Path, ...], layer: str | None, as_json: 
     from builders.stats import inventory_stats
 
     inv = read_inventory(inventory, layer)
-    opened = open_scenes(list(scenes), "auto") if scenes else []
+    opened = open_scenes(list(scenes), "auto", wanted=None, dtype=None) if scenes else []
     footprints = [scene_footprint(s) for s in opened]
     result = inventory_stats(inv, footprints or None, opened[0].crs if opened else None)
     result = {"inventory": inv.report()} | result
@@ -148,14 +150,160 @@ def stats(inventory: str, scenes: tuple[Path, ...], layer: str | None, as_json: 
 @click.option("--out", "out_root", required=True, type=click.Path(path_type=Path, file_okay=False))
 @click.option("--name", default="hr_gldd", show_default=True)
 def import_legacy_cmd(folder: Path, version: str, out_root: Path, name: str) -> None:
-    """Import the six published arrays (trainX.npy ... testY.npy) in FOLDER as a release."""
-    from hrgldd_data.legacy import import_legacy
+    """Import the six published arrays (trainX.npy ... testY.npy) in FOLDER as a release.
+
+    The same as `hrgldd import-patches FOLDER --layout zenodo`.
+    """
+    from builders.legacy import import_legacy
 
     try:
         path = import_legacy(folder, version, out_root, name=name)
     except ValueError as err:  # a malformed --version or --name
+        if isinstance(err, HrglddError):
+            raise
         raise click.BadParameter(str(err)) from err
     click.echo(f"imported {path} (site 'unknown', no coordinates: collection 1 only)")
+
+
+def _names(text: str | None) -> list[str] | None:
+    return [part.strip() for part in text.split(",") if part.strip()] if text else None
+
+
+def _fractions(text: str) -> dict[str, float]:
+    parts = text.split(",")
+    if len(parts) != 3:
+        raise click.BadParameter(f"{text!r}: give three fractions train,val,test, e.g. 0.6,0.2,0.2")
+    try:
+        values = [float(p) for p in parts]
+    except ValueError as err:
+        raise click.BadParameter(f"{text!r}: fractions must be numbers, e.g. 0.6,0.2,0.2") from err
+    return dict(zip(("train", "val", "test"), values, strict=True))
+
+
+@click.command("import-patches", short_help="Import a folder of image/mask patches as a release.")
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option("--name", required=True, help="Release name, e.g. landslide4sense_rgb.")
+@click.option("--version", "version", required=True, help="Release version, e.g. 1.0.0.")
+@click.option("--out", "out_root", required=True, type=click.Path(path_type=Path, file_okay=False))
+@click.option(
+    "--layout",
+    type=click.Choice(["pairs", "zenodo"]),
+    default="pairs",
+    show_default=True,
+    help="pairs: image/mask files; zenodo: the six published HR-GLDD arrays (= import-legacy).",
+)
+@click.option(
+    "--sensor",
+    default=None,
+    help="What the imagery is: sentinel-2, planetscope, or any name (e.g. 'UAV RGB + DSM').",
+)
+@click.option("--resolution", type=float, default=None, help="Ground resolution in metres.")
+@click.option("--units", default=None, help="What the values are (e.g. 'surface reflectance').")
+@click.option("--bands", default=None, help="Release bands in order, e.g. red,green,blue,nir.")
+@click.option(
+    "--band-map",
+    default="auto",
+    show_default=True,
+    help="auto (the files' band names) or name=1-based-index pairs, e.g. red=4,green=3,blue=2.",
+)
+@click.option("--source-bands", default=None, help="Names of the files' bands, in file order.")
+@click.option(
+    "--split",
+    default="auto",
+    show_default=True,
+    help="folders (train/ val|validation/ test/), seeded, a split file (CSV id,split[,site] or "
+    "JSON), or auto (folders if present, else seeded).",
+)
+@click.option("--fractions", default="0.6,0.2,0.2", show_default=True, help="Seeded split.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--site", default=None, help="Site id of the patches (default: --name).")
+@click.option("--skip-unpaired", is_flag=True, help="Leave out files without a partner.")
+@click.option("--nodata", type=float, default=None, help="Source value that means no data.")
+@click.option("--title", default=None, help="Title of the dataset card.")
+@click.option("--description", default=None, help="One paragraph for the card.")
+@click.option("--license", "license_", default=None, help="Licence of the source data.")
+@click.option("--citation", default=None, help="How to cite the source dataset.")
+def import_patches_cmd(
+    folder: Path,
+    name: str,
+    version: str,
+    out_root: Path,
+    layout: str,
+    sensor: str | None,
+    resolution: float | None,
+    units: str | None,
+    bands: str | None,
+    band_map: str,
+    source_bands: str | None,
+    split: str,
+    fractions: str,
+    seed: int,
+    site: str | None,
+    skip_unpaired: bool,
+    nodata: float | None,
+    title: str | None,
+    description: str | None,
+    license_: str | None,
+    citation: str | None,
+) -> None:
+    """Import FOLDER of 128x128 image/mask patches (GeoTIFF, PNG, HDF5, .npy) as a release.
+
+    Images pair with masks by name (image_12.png <-> mask_12.png, or the same name in images/
+    and masks/). See the README's Releases section for the three real sets.
+    """
+    if layout == "zenodo":
+        from builders.legacy import import_legacy
+
+        path = import_legacy(folder, version, out_root, name=name)
+        click.echo(f"imported {path} (site 'unknown', no coordinates: collection 1 only)")
+        return
+    if not sensor:
+        raise click.UsageError(
+            "--sensor is required: say what the imagery is (sentinel-2, planetscope, or a name "
+            "such as 'UAV RGB + DSM')"
+        )
+    from builders.bands import parse_band_mapping
+    from builders.patches import import_patches
+    from hrgldd_data.archive import open_archive
+
+    try:
+        mapping = parse_band_mapping(band_map)
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint="--band-map") from err
+    path, report = import_patches(
+        folder,
+        out_root,
+        name=name,
+        version=version,
+        sensor=sensor,
+        bands=_names(bands),
+        band_map=mapping,
+        source_bands=_names(source_bands),
+        resolution_m=resolution,
+        units=units,
+        split=split,
+        fractions=_fractions(fractions),
+        seed=seed,
+        site=site,
+        skip_unpaired=skip_unpaired,
+        nodata=nodata,
+        title=title,
+        description=description,
+        license=license_,
+        citation=citation,
+    )
+    release = open_archive(path)
+    splits = release.attrs["counts"]["splits"]
+    sensor_info = release.sensor
+    resolution_text = f"{sensor_info.resolution_m:g} m" if sensor_info.resolution_m else "?"
+    click.echo(
+        f"imported {release.name} {release.version}: {len(release)} patches "
+        f"({', '.join(f'{k} {v}' for k, v in splits.items() if k != 'unseen')}), "
+        f"{sensor_info.name} {resolution_text}, bands {','.join(release.bands)} "
+        f"{release.dtype.name} -> {path}"
+    )
+    for line in report.lines():
+        click.echo(f"  {line}")
 
 
 @click.command(short_help="Rewrite the dataset card of a release.")

@@ -14,15 +14,15 @@ deform_conv, the JPEG/PNG codecs of ``torchvision.io``) stay unavailable.
 The hook is installed for every process of a virtual environment with
 ``python -m hrgldd_data.compat install``, which writes a ``.pth`` file into site-packages. The
 ``.pth`` loads this file by path (not the ``hrgldd_data`` package, so interpreter start-up stays
-cheap and imports nothing heavy) and registers a meta-path finder that runs :func:`patch_torchvision`
-the first time ``torchvision`` is imported. ``python -m hrgldd_data.compat uninstall`` removes it.
+cheap and imports nothing heavy) and registers the product's import hook
+(:mod:`hrgldd_data.import_hooks`), which runs :func:`patch_torchvision` the first time
+``torchvision`` is imported. ``python -m hrgldd_data.compat uninstall`` removes it.
 
 This module must stay importable without importing torch at module level.
 """
 
 from __future__ import annotations
 
-import importlib.abc
 import importlib.util
 import os
 import sys
@@ -118,47 +118,46 @@ def patch_torchvision(load_extension: Callable[[], None] | None = None) -> str:
     return state
 
 
-class _TorchvisionFinder(importlib.abc.MetaPathFinder):
-    """Runs :func:`patch_torchvision` just before the first ``import torchvision``."""
-
-    def find_spec(self, fullname, path=None, target=None):  # noqa: D102
-        if fullname != "torchvision":
-            return None
-        sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, _TorchvisionFinder)]
-        if os.environ.get("HRGLDD_NO_TORCHVISION_COMPAT") == "1" or patch_torchvision() == "native":
-            return None  # let the normal finders import it untouched
-        spec = importlib.util.find_spec(fullname)
-        if spec is not None and spec.loader is not None:
-            spec.loader = _MarkOpsLoaded(spec.loader)
-        return spec
+def _patch_before_import() -> bool:
+    """Before torchvision loads: patch if needed; True when torchvision must be marked after."""
+    if os.environ.get("HRGLDD_NO_TORCHVISION_COMPAT") == "1":
+        return False
+    return patch_torchvision() != "native"
 
 
-class _MarkOpsLoaded(importlib.abc.Loader):
-    """Runs torchvision's own loader, then tells ``torchvision.extension`` that ``nms`` exists.
+def _mark_ops_loaded(module) -> None:  # noqa: ARG001
+    """After torchvision loads: tell ``torchvision.extension`` that ``nms`` exists.
 
     ``torchvision.ops.nms`` checks ``extension._has_ops()`` before calling the operator; with the
     schemas defined by :func:`patch_torchvision` the operator is there, so the check may pass.
     """
-
-    def __init__(self, loader: importlib.abc.Loader) -> None:
-        self.loader = loader
-
-    def create_module(self, spec):  # noqa: D102
-        return self.loader.create_module(spec)
-
-    def exec_module(self, module) -> None:  # noqa: D102
-        self.loader.exec_module(module)
-        extension = sys.modules.get("torchvision.extension")
-        if extension is not None:
-            extension._has_ops = lambda: True
+    extension = sys.modules.get("torchvision.extension")
+    if extension is not None:
+        extension._has_ops = lambda: True
 
 
 def install_import_hook() -> None:
-    """Register the finder in this process (idempotent); a no-op if torchvision is imported."""
-    if "torchvision" in sys.modules:
-        return
-    if not any(isinstance(f, _TorchvisionFinder) for f in sys.meta_path):
-        sys.meta_path.insert(0, _TorchvisionFinder())
+    """Register the hook in this process (idempotent); a no-op if torchvision is imported."""
+    _import_hooks().run_around_import(
+        "torchvision", after=_mark_ops_loaded, before=_patch_before_import
+    )
+
+
+def _import_hooks():
+    """:mod:`hrgldd_data.import_hooks`, also when this file was loaded by path from the ``.pth``."""
+    if __name__ == "hrgldd_data.compat":
+        from hrgldd_data import import_hooks
+
+        return import_hooks
+    name = "_hrgldd_import_hooks"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            name, Path(__file__).with_name("import_hooks.py")
+        )
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
 
 
 def pth_path(site_packages: str | None = None) -> Path:

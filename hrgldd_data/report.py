@@ -30,6 +30,16 @@ def release_summary(release: Release) -> dict[str, Any]:
     }
 
 
+def group_collections(
+    collections: list[dict[str, Any]],
+) -> list[tuple[int, str, list[dict[str, Any]]]]:
+    """The summary's test sets grouped by collection: ``(number, meaning, test sets)`` in order."""
+    return [
+        (number, meaning, [c for c in collections if c["collection"] == number])
+        for number, meaning in COLLECTIONS.items()
+    ]
+
+
 def summary_text(summary: dict[str, Any]) -> str:
     """The summary as an aligned text table."""
     flags = [k for k in ("legacy", "synthetic") if summary[k]]
@@ -50,8 +60,7 @@ def summary_text(summary: dict[str, Any]) -> str:
         + f"{summary['patches']:>8}"
     )
     lines.append("")
-    for number, text in COLLECTIONS.items():
-        sets = [c for c in summary["collections"] if c["collection"] == number]
+    for number, text, sets in group_collections(summary["collections"]):
         if sets:
             lines.append(f"  collection {number} ({text}):")
             lines.extend(f"    {c['test_set']:<20}{c['patches']:>8}" for c in sets)

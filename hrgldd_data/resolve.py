@@ -15,6 +15,9 @@ Among the matches, ``version`` keeps that version (default: the newest) and ``na
 release name (default: any). Matches of several names are ambiguous and refused with the
 candidates named: pass a path or a name. The same name and version found in two places is one
 release only when both manifests are byte-identical (otherwise it is ambiguous too).
+
+Finding a release reads manifests only; :func:`open_release` then checks the release against its
+manifest (:func:`hrgldd_data.archive.open_archive`, ``verify=True`` by default).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from hrgldd_data.errors import AmbiguousReleaseError, ArchiveError, ReleaseNotFoundError
 from hrgldd_data.fileio import sha256_file
@@ -127,14 +130,14 @@ def _choose(refs: list[ReleaseRef], version: str | None) -> list[ReleaseRef]:
     return [r for r in refs if r.version == wanted]
 
 
-def _single(matches: list[ReleaseRef], wanted: str) -> ReleaseRef:
+def _single(matches: list[ReleaseRef], wanted: str, name_option: str = "--name") -> ReleaseRef:
     """One release from matches that may repeat the same release in several places."""
     names = sorted({(r.name, r.version) for r in matches})
     if len(names) > 1:
         listed = "; ".join(str(r) for r in matches)
         raise AmbiguousReleaseError(
             f"{wanted} matches several releases: {listed}. Pass the release directory as a path, "
-            "or its name (--name NAME, name=...)."
+            f"or its name ({name_option} NAME, name=...)."
         )
     first = matches[0]
     digest = sha256_file(first.path / MANIFEST)
@@ -155,8 +158,11 @@ def locate_release(
     name: str | None = None,
     repo: str | None = None,
     download: bool = False,
+    name_option: str = "--name",
 ) -> Path:
     """The directory of the release meant by ``root``/``version``/``name`` (see the module doc).
+
+    ``name_option`` is the command-line option that messages suggest for a release name.
 
     Raises:
         ReleaseNotFoundError: nothing matches; the message says where it looked and how to get one.
@@ -187,13 +193,13 @@ def locate_release(
                 + (", or another name" if name and every else "")
                 + "."
             )
-        return _single(matches, wanted).path
+        return _single(matches, wanted, name_option).path
 
     places = _local_places(repo)
     every = [ref for _, refs in places for ref in refs]
     matches = _choose([r for r in every if name is None or r.name == name], version)
     if matches:
-        return _single(matches, wanted).path
+        return _single(matches, wanted, name_option).path
     if download:
         from hrgldd_data.hub.client import pull
 
@@ -223,12 +229,14 @@ def resolve_release_arg(
     name: str | None = None,
     repo: str | None = None,
     download: bool = False,
+    name_option: str = "--name",
 ) -> Path:
     """A command-line ``--release PATH|VERSION``: a version when it parses as one and no such
     path exists, else a path (which must exist); ``None`` is the newest release found."""
+    options = dict(name=name, repo=repo, download=download, name_option=name_option)
     if spec is not None and not Path(spec).exists() and is_version(str(spec)):
-        return locate_release(version=str(spec), name=name, repo=repo, download=download)
-    return locate_release(spec, name=name, repo=repo, download=download)
+        return locate_release(version=str(spec), **options)
+    return locate_release(spec, **options)
 
 
 def open_release(
@@ -238,9 +246,14 @@ def open_release(
     name: str | None = None,
     repo: str | None = None,
     download: bool = False,
-    verify: bool = False,
+    verify: bool | Literal["full"] = True,
 ) -> Release:
-    """Open the release :func:`locate_release` finds."""
+    """Open the release :func:`locate_release` finds, checked against its manifest.
+
+    ``verify`` as in :func:`hrgldd_data.archive.open_archive`: ``True`` (default) checks sizes,
+    presence and unlisted files and the sha256 of each file once; ``"full"`` re-hashes every file;
+    ``False`` is the explicit opt-out.
+    """
     from hrgldd_data.archive import open_archive
 
     path = locate_release(root, version=version, name=name, repo=repo, download=download)

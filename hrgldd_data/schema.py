@@ -1,4 +1,4 @@
-"""Fixed vocabulary of an HR-GLDD release: bands, splits, roles, collections.
+"""Fixed vocabulary of a release: HR-GLDD's bands, splits, roles, collections, stored dtypes.
 
 Everything that reads or writes a release uses these names, so they live in one place.
 """
@@ -12,14 +12,17 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import numpy as np
 
-#: Band order of every stored image, as in the Zenodo arrays (``[..., :3]`` is RGB).
+#: Band order of HR-GLDD images, as in the Zenodo arrays (``[..., :3]`` is RGB). Other releases
+#: record their own band list (``Release.bands``, ``Release.sensor``).
 BANDS: tuple[str, ...] = ("red", "green", "blue", "nir")
 RGB_BANDS: tuple[str, ...] = ("red", "green", "blue")
 #: False colour as in the paper's figures: NIR shown as red, red as green, green as blue.
 FALSE_COLOUR_BANDS: tuple[str, ...] = ("nir", "red", "green")
 PATCH_SIZE = 128
-#: Stored value where a scene had no data.
+#: Stored value where a PlanetScope scene had no data (uint16 releases built from scenes).
 NODATA = 0
+#: dtypes a release may store images in: 8-bit renderings, 16-bit reflectance, float measurements.
+DTYPES: tuple[str, ...] = ("uint8", "uint16", "float32")
 
 #: Split codes stored per patch (index = code). Patches of unseen events get ``unseen``.
 SPLITS: tuple[str, ...] = ("train", "val", "test", "unseen")
@@ -34,7 +37,9 @@ TRIGGERS: tuple[str, ...] = ("rainfall", "earthquake")
 UNKNOWN_SITE = "unknown"
 
 #: Bumped when the on-disk layout changes in a way readers must know about.
-FORMAT_VERSION = 1
+#: 1: uint16 R,G,B,NIR PlanetScope only. 2: the release records ``sensor``, ``bands``,
+#: ``band_info``, ``dtype`` and ``nodata``, and its train statistics carry percentiles.
+FORMAT_VERSION = 2
 
 _VERSION_RE = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_]*$")

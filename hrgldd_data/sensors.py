@@ -113,7 +113,7 @@ _PLANETSCOPE_BANDS = (
 PLANETSCOPE = Sensor(
     "PlanetScope",
     3.0,
-    "surface reflectance × 10,000 (uint16, as delivered)",
+    "surface reflectance scaled by 10 000, as delivered",
     _PLANETSCOPE_BANDS,
     "PlanetScope (Planet Labs) 4-band analytic surface reflectance",
 ).with_bands(("red", "green", "blue", "nir"))
@@ -198,6 +198,69 @@ def describe_bands(
     return tuple(known.get(name, Band(name)) for name in names)
 
 
+def _sensor_key(text: str) -> str:
+    return re.sub(r"[\s\-_]+", "", text.strip().lower())
+
+
+_SENSOR_ALIASES: dict[str, str] = {
+    "planetscope": "planetscope",
+    "planet": "planetscope",
+    "ps": "planetscope",
+    "sentinel2": "sentinel-2",
+    "sentinel2msi": "sentinel-2",
+    "s2": "sentinel-2",
+}
+
+
+def known_sensor(name: str | None) -> Sensor | None:
+    """The sensor ``name`` refers to (``planetscope``, ``sentinel-2``, ``S2``...), or None."""
+    if not name:
+        return None
+    key = _SENSOR_ALIASES.get(_sensor_key(name))
+    return SENSORS.get(key) if key else None
+
+
+def make_sensor(
+    name: str | None,
+    bands: list[str] | tuple[str, ...] | None = None,
+    *,
+    resolution_m: float | None = None,
+    units: str | None = None,
+    description: str | None = None,
+) -> Sensor:
+    """The sensor of a release from what a user declares (event file, release file, importer).
+
+    A known sensor (:func:`known_sensor`) lends its name, resolution, units and the wavelengths of
+    the bands it knows; ``bands`` (names, canonicalized) choose and order the stored bands (by
+    default a known sensor's own list). Anything else becomes a sensor of that name with the
+    given resolution and units and bands without wavelengths: a UAV RGB + DSM survey is described
+    as what it is, never as PlanetScope.
+    """
+    base = known_sensor(name)
+    names = [canonical_band(b) or "" for b in bands] if bands is not None else None
+    if names is not None and (not names or not all(names)):
+        raise ValueError(f"band names {list(bands or [])} must be non-empty words")
+    if names is not None and len(set(names)) != len(names):
+        raise ValueError(f"band names {names} name a band more than once")
+    if base is not None:
+        return Sensor(
+            base.name,
+            base.resolution_m if resolution_m is None else float(resolution_m),
+            base.units if units is None else units,
+            describe_bands(names, base) if names is not None else base.bands,
+            base.description if description is None else description,
+        )
+    if names is None:
+        raise ValueError(f"sensor {name!r} is not one hrgldd knows; declare its band names")
+    return Sensor(
+        name or "unknown",
+        None if resolution_m is None else float(resolution_m),
+        units or "",
+        describe_bands(names, None),
+        description or "",
+    )
+
+
 __all__ = [
     "PLANETSCOPE",
     "SENSORS",
@@ -206,4 +269,6 @@ __all__ = [
     "Sensor",
     "canonical_band",
     "describe_bands",
+    "known_sensor",
+    "make_sensor",
 ]

@@ -3,6 +3,10 @@
 * :class:`HRGLDD` serves the 128x128 patches of a release (a :class:`NonGeoDataset`).
 * :class:`HRGLDDDataModule` trains on it with the release's own normalization statistics,
   mask-safe augmentations, and the paper's three test collections as separate test loaders.
+* :class:`HRGLDDSegmentationTask` is TorchGeo's ``SemanticSegmentationTask`` scoring each of
+  those test loaders on its own (the stock task pools them), so ``torchgeo test`` reports the
+  per-test-set scores of the product's evaluator; ``configs/torchgeo/hrgldd_unet.yaml`` trains
+  it with ``torchgeo fit``.
 * :class:`PlanetScopeScenes` and :class:`LandslideInventory` read the raw inputs of a new
   event (4-band scenes, inventory polygons) so that TorchGeo samplers can cut new patches.
 
@@ -13,7 +17,9 @@ needs the compatibility hook of :mod:`hrgldd_data.compat` (``make venv`` install
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import kornia.augmentation as K
@@ -26,11 +32,20 @@ from torch.utils.data import DataLoader, default_collate
 from torchgeo.datamodules import NonGeoDataModule
 from torchgeo.datasets import DatasetNotFoundError, NonGeoDataset, RasterDataset, VectorDataset
 from torchgeo.datasets.errors import RGBBandsMissingError
-from torchgeo.datasets.utils import percentile_normalization
+from torchgeo.trainers import SemanticSegmentationTask
+from torchmetrics import MetricCollection
+from torchmetrics.classification import (
+    BinaryF1Score,
+    BinaryJaccardIndex,
+    BinaryPrecision,
+    BinaryRecall,
+)
 
-from hrgldd_data.archive import Release
-from hrgldd_data.errors import ReleaseNotFoundError
-from hrgldd_data.resolve import open_release
+from hrgldd_data.archive import Release, open_archive
+from hrgldd_data.errors import ArchiveError, HrglddError, ReleaseNotFoundError
+from hrgldd_data.manifest import read_manifest
+from hrgldd_data.rendering import stretch
+from hrgldd_data.resolve import locate_release
 from hrgldd_data.schema import (
     BANDS,
     COLLECTIONS,
@@ -38,10 +53,37 @@ from hrgldd_data.schema import (
     FALSE_COLOUR_BANDS,
     PATCH_SIZE,
     RGB_BANDS,
+    release_dirname,
 )
+from hrgldd_data.shards import read_patches
 
 Sample = dict[str, Any]
 Transform = Callable[[Sample], Sample]
+
+
+class HRGLDDNotFoundError(DatasetNotFoundError, ReleaseNotFoundError):
+    """No release matched: TorchGeo's error type carrying hrgldd's message.
+
+    It is a :class:`~torchgeo.datasets.DatasetNotFoundError` (what TorchGeo users catch) and a
+    :class:`~hrgldd_data.errors.ReleaseNotFoundError` (what the ``hrgldd`` command catches); the
+    message says where the release was looked for, what was found and how to get it.
+    """
+
+    def __init__(self, dataset: HRGLDD, cause: Exception) -> None:
+        """Build the message from the dataset's arguments and the resolver's error."""
+        what = ", ".join(
+            f"{key}={getattr(dataset, key)!r}"
+            for key in ("root", "version", "name", "repo", "download")
+            if getattr(dataset, key) is not None
+        )
+        hint = (
+            ""
+            if dataset.download
+            else " With download=True the release is pulled from the Hugging Face Hub into "
+            "hrgldd's cache (verified)"
+            + (" and linked into root." if dataset.root is not None else ".")
+        )
+        FileNotFoundError.__init__(self, f"HR-GLDD release not found ({what}): {cause}{hint}")
 
 
 class HRGLDD(NonGeoDataset):
@@ -90,35 +132,49 @@ class HRGLDD(NonGeoDataset):
         self,
         root: str | os.PathLike[str] | None = None,
         split: str = "train",
-        collection: int | None = None,
-        sites: str | Sequence[str] | None = None,
-        version: str | None = None,
-        bands: Sequence[str] = BANDS,
+        bands: Sequence[str] | None = None,
         transforms: Transform | None = None,
         download: bool = False,
         checksum: bool = False,
+        collection: int | None = None,
+        sites: str | Sequence[str] | None = None,
+        version: str | None = None,
         name: str | None = None,
+        repo: str | None = None,
     ) -> None:
         """Initialize a new HRGLDD dataset.
 
+        The first six arguments are TorchGeo's, in TorchGeo's order; hrgldd's own follow.
+
         Args:
-            root: a release directory or a folder of releases; ``None`` uses ``$HRGLDD_ARCHIVE``
-                and then the local cache of pulled versions.
+            root: a release directory or a folder of releases (the only place looked at);
+                ``None`` looks where :func:`hrgldd_data.resolve.locate_release` looks
+                (``$HRGLDD_ARCHIVE``, ``./data/releases``, the cache of pulled versions).
             split: one of ``train``, ``val``, ``test``.
+            bands: bands to return, in this order; every band of the release by default
+                (HR-GLDD: red, green, blue, nir; imported releases have their own).
+            transforms: a function that takes a sample dict and returns a transformed one.
+            download: when no release matches, pull it from the Hugging Face Hub into hrgldd's
+                cache (verified against its manifest) and, when ``root`` is given, link it into
+                ``root`` as ``<name>-<version>`` so that later calls with the same ``root`` find
+                it without downloading.
+            checksum: re-hash every file of the release first. Without it the release is still
+                checked against its manifest (sizes, no unlisted files, and each file's sha256
+                once, remembered under ``$HRGLDD_CACHE``).
             collection: ``None`` for a plain split, or 1, 2, 3 for a test collection (needs
                 ``split='test'``).
             sites: site ids to keep (dataset sites, or unseen events for collection 3).
-            version: release version ``X.Y.Z``; the newest available by default.
-            bands: bands to return, in this order.
-            transforms: a function that takes a sample dict and returns a transformed one.
-            download: pull the release from the Hugging Face Hub when it is not found locally.
-            checksum: verify every file of the release against its manifest first.
-            name: release name (``hr_gldd``; ``hr_gldd_sample`` for the sample release); by
-                default the name of a release directory given as ``root``, else ``hr_gldd``.
+            version: release version ``X.Y.Z``; the newest found by default.
+            name: release name to require (``hr_gldd``, ``hr_gldd_sample``, ...); ``None`` takes
+                any name, so one call opens the sample or the full release alike.
+            repo: Hugging Face dataset repo to pull from and whose pull cache to read
+                (default: ``$HRGLDD_REPO``, else ``hr-gldd/hr-gldd``).
 
         Raises:
-            ValueError: if ``split``, ``collection``, ``sites`` or ``bands`` is not one of the choices.
-            DatasetNotFoundError: if no release is found and ``download`` is false.
+            ValueError: if ``split``, ``collection``, ``sites`` or ``bands`` is not a choice.
+            ArchiveError: if the release does not match its manifest (the message names the file).
+            HRGLDDNotFoundError: (a ``DatasetNotFoundError``) if no release matches and it
+                cannot be downloaded; the message says where it looked and how to get one.
         """
         if split not in self.splits:
             raise ValueError(f"split must be one of {list(self.splits)}, got {split!r}")
@@ -130,12 +186,6 @@ class HRGLDD(NonGeoDataset):
             raise ValueError(
                 f"collection={collection} selects a test set: use split='test', not {split!r}"
             )
-        bad = [b for b in bands if b not in self.all_bands]
-        if bad or not bands:
-            raise ValueError(
-                f"bands must be a non-empty subset of {list(self.all_bands)}, got {list(bands)}"
-            )
-
         self.root = root
         self.split = split
         self.collection = collection
@@ -143,25 +193,74 @@ class HRGLDD(NonGeoDataset):
             [sites] if isinstance(sites, str) else (list(sites) if sites is not None else None)
         )
         self.version = version
-        self.bands = tuple(bands)
+        self.bands = tuple(bands) if bands is not None else None
         self.transforms = transforms
         self.download = download
         self.checksum = checksum
         self.name = name
+        self.repo = repo
 
-        try:
-            self.release = open_release(
-                root, version=version, name=name, download=download, verify=checksum
-            )
-        except ReleaseNotFoundError as err:
-            raise DatasetNotFoundError(self) from err
+        self.release = open_archive(self._locate(), verify="full" if checksum else True)
         self.version = self.release.version
+        self.all_bands = tuple(self.release.bands)
+        if self.bands is None:
+            self.bands = self.all_bands
+        bad = [b for b in self.bands if b not in self.all_bands]
+        if bad or not self.bands:
+            raise ValueError(
+                f"bands must be a non-empty subset of the release's {list(self.all_bands)}, "
+                f"got {list(self.bands)}"
+            )
         self.indices = self._select(self.release)
         self._band_index = [self.release.bands.index(b) for b in self.bands]
         self._images: np.ndarray | None = None
         self._masks: np.ndarray | None = None
         self._geo: tuple[list[str], np.ndarray] | None = None
         self._site_names: list[str] = []
+
+    # -- finding the release -----------------------------------------------------------------
+    def _locate(self) -> Path:
+        """The release directory: found locally, else (``download=True``) pulled and linked."""
+        root, version, name, repo = self.root, self.version, self.name, self.repo
+        try:
+            if root is None:
+                return locate_release(version=version, name=name, repo=repo, download=self.download)
+            return locate_release(root, version=version, name=name)
+        except ReleaseNotFoundError as err:
+            if not (self.download and root is not None):
+                raise HRGLDDNotFoundError(self, err) from err
+            cause = err
+        try:
+            return self._download_into_root()
+        except HrglddError as err:
+            raise HRGLDDNotFoundError(self, f"{cause} Downloading failed: {err}") from err
+
+    def _download_into_root(self) -> Path:
+        """Pull into hrgldd's verified cache, then link ``root/<name>-<version>`` to it."""
+        from hrgldd_data.hub.client import pull
+
+        assert self.root is not None
+        pulled = pull(self.version, self.repo)
+        manifest = read_manifest(pulled)
+        got_name, got_version = str(manifest["name"]), str(manifest["version"])
+        if self.name is not None and got_name != self.name:
+            raise ReleaseNotFoundError(
+                f"the Hub repo holds {got_name} {got_version}, not {self.name}; pass repo= for "
+                f"the repo of {self.name}"
+            )
+        root = Path(self.root).expanduser()
+        if root.is_file():
+            raise ArchiveError(f"{root}: root must be a folder to link the release into")
+        root.mkdir(parents=True, exist_ok=True)
+        link = root / release_dirname(got_name, got_version)
+        if link.is_symlink() and link.resolve() != pulled.resolve():
+            link.unlink()  # a link to an older or removed cache copy
+        if not link.exists():
+            try:
+                link.symlink_to(pulled.resolve(), target_is_directory=True)
+            except OSError:  # no symlinks here (some Windows set-ups): copy instead
+                shutil.copytree(pulled, link)
+        return locate_release(root, version=got_version, name=got_name)
 
     # -- selection ---------------------------------------------------------------------------
     def _select(self, release: Release) -> np.ndarray:
@@ -192,26 +291,23 @@ class HRGLDD(NonGeoDataset):
 
     # -- data ----------------------------------------------------------------------------------
     def preload(self) -> HRGLDD:
-        """Decode the selected patches into memory now (otherwise done on first access)."""
+        """Load the selected patches into memory now (otherwise done on first access).
+
+        They are copied from the release's decoded copy in hrgldd's cache
+        (:mod:`hrgldd_data.decoded`, memory-mapped; written by the first dataset that reads the
+        release); without it (``HRGLDD_DECODED_CACHE=0``, no space) they are decoded, whole
+        shards at a time (:mod:`hrgldd_data.shards`). Call it before DataLoader workers fork so
+        that they share the arrays.
+        """
         if self._images is None:
-            idx = self.indices
-            if idx.size and idx[-1] - idx[0] < 2 * idx.size:
-                # one contiguous read decodes whole shards: far faster than patch-wise selection
-                images, masks = self.release.read(slice(int(idx[0]), int(idx[-1]) + 1))
-                images, masks = images[idx - idx[0]], masks[idx - idx[0]]
+            from hrgldd_data.decoded import decoded_arrays
+
+            decoded = decoded_arrays(self.release)
+            if decoded is not None:  # the selection, copied once from the memory map
+                self._images, self._masks = (np.ascontiguousarray(a[self.indices]) for a in decoded)
             else:
-                images, masks = self.release.read(idx)
-            if self._band_index != list(range(images.shape[1])):
-                images = images[:, self._band_index]
-            self._images = np.ascontiguousarray(images)
-            self._masks = np.ascontiguousarray(masks)
-            crs, bounds = [], np.full((self.indices.size, 4), np.nan)
-            for k, i in enumerate(self.indices):
-                geo = self.release.bounds(int(i))
-                crs.append(geo[0] if geo else "")
-                if geo:
-                    bounds[k] = geo[1]
-            self._geo = (crs, bounds)
+                self._images, self._masks = read_patches(self.release, self.indices)
+            self._geo = _patch_bounds(self.release, self.indices)
             names, codes = self.release.sites, self.release.table["site"][self.indices]
             self._site_names = [names[int(c)] for c in codes]
         return self
@@ -244,7 +340,10 @@ class HRGLDD(NonGeoDataset):
         idx = np.where(idx < 0, idx + n, idx)
         self.preload()
         assert self._images is not None and self._masks is not None and self._geo is not None
-        images = torch.from_numpy(self._images[idx].astype(np.float32)).unbind(0)
+        picked = self._images[idx]
+        if self._band_index != list(range(picked.shape[1])):
+            picked = picked[:, self._band_index]
+        images = torch.from_numpy(picked.astype(np.float32)).unbind(0)
         masks = torch.from_numpy(self._masks[idx].astype(np.int64)).unbind(0)
         crs_list, bounds_all = self._geo
         bounds = torch.from_numpy(bounds_all[idx]).unbind(0)
@@ -267,10 +366,10 @@ class HRGLDD(NonGeoDataset):
 
     @staticmethod
     def collate(samples: Sequence[Sample]) -> dict[str, Any]:
-        """``default_collate``, except that a batch made by :meth:`__getitems__` is not copied again.
+        """``default_collate``, except that a batch made by :meth:`__getitems__` is not copied.
 
-        Images, masks and bounds that are, in order, the rows of one batch tensor are returned as that
-        tensor; anything else (e.g. after ``transforms``) is stacked as usual. The datamodule
+        Images, masks and bounds that are, in order, the rows of one batch tensor are returned as
+        that tensor; anything else (e.g. after ``transforms``) is stacked as usual. The datamodule
         uses this; with a plain DataLoader pass ``collate_fn=HRGLDD.collate`` for the same speed.
         """
         batch: dict[str, Any] = {}
@@ -294,7 +393,8 @@ class HRGLDD(NonGeoDataset):
     def __str__(self) -> str:
         """Short description: release, selection and size."""
         what = f"collection {self.collection}" if self.collection else f"split {self.split}"
-        return f"HRGLDD {self.release.name} {self.release.version}: {what}, sites={self.sites}, {len(self)} patches"
+        release = f"{self.release.name} {self.release.version}"
+        return f"HRGLDD {release}: {what}, sites={self.sites}, {len(self)} patches"
 
     # -- plotting ------------------------------------------------------------------------------
     def plot(self, sample: Sample, show_titles: bool = True, suptitle: str | None = None) -> Figure:
@@ -312,11 +412,11 @@ class HRGLDD(NonGeoDataset):
             raise RGBBandsMissingError()
         image = sample["image"].numpy()
         panels = [
-            ("True colour (R,G,B)", _stretch(image, [self.bands.index(b) for b in self.rgb_bands]))
+            ("True colour (R,G,B)", stretch(image, [self.bands.index(b) for b in self.rgb_bands]))
         ]
         if set(self.false_colour_bands) <= set(self.bands):
             idx = [self.bands.index(b) for b in self.false_colour_bands]
-            panels.append(("False colour (NIR,R,G)", _stretch(image, idx)))
+            panels.append(("False colour (NIR,R,G)", stretch(image, idx)))
         panels.append(("Mask", np.asarray(sample["mask"]).squeeze()))
         if "prediction" in sample:
             panels.append(("Prediction", np.asarray(sample["prediction"]).squeeze()))
@@ -335,6 +435,35 @@ class HRGLDD(NonGeoDataset):
         return fig
 
 
+def _patch_bounds(release: Release, indices: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """CRS and (left, bottom, right, top) of patches, vectorized; as :meth:`Release.bounds`."""
+    crs = [""] * indices.size
+    bounds = np.full((indices.size, 4), np.nan)
+    scenes = release.table["scene"][indices]
+    known = scenes >= 0
+    if not known.any():
+        return crs, bounds
+    info = release.attrs["scenes"]
+    transforms = np.array([scene["transform"][:6] for scene in info], dtype=np.float64)
+    a, b, c, d, e, f = transforms[scenes[known]].T
+    col = release.table["col"][indices][known].astype(np.float64)
+    row = release.table["row"][indices][known].astype(np.float64)
+    c, f = a * col + b * row + c, d * col + e * row + f  # the window's origin
+    size = float(PATCH_SIZE)
+    # rasterio.transform.array_bounds: exact for north-up transforms, corner hull otherwise
+    xs = np.stack([c, c + b * size, c + a * size + b * size, c + a * size])
+    ys = np.stack([f, f + e * size, f + d * size + e * size, f + d * size])
+    north_up = (b == 0) & (d == 0)
+    west = np.where(north_up, c, xs.min(0))
+    south = np.where(north_up, f + e * size, ys.min(0))
+    east = np.where(north_up, c + a * size, xs.max(0))
+    north = np.where(north_up, f, ys.max(0))
+    bounds[known] = np.stack([west, south, east, north], axis=1)
+    for k, scene in zip(np.flatnonzero(known).tolist(), scenes[known].tolist(), strict=True):
+        crs[k] = info[scene]["crs"]
+    return crs, bounds
+
+
 def _rows_of(values: list[Any]) -> Tensor | None:
     """The tensor whose rows ``values`` are, in order, or None."""
     first = values[0]
@@ -349,12 +478,6 @@ def _rows_of(values: list[Any]) -> Tensor | None:
         ):
             return None
     return base
-
-
-def _stretch(image: np.ndarray, band_index: list[int]) -> np.ndarray:
-    """Bands as an (H, W, 3) picture, 2-98 % percentile stretch per band."""
-    picked = np.moveaxis(image[band_index], 0, -1).astype(np.float64)
-    return percentile_normalization(picked, axis=(0, 1))
 
 
 class HRGLDDDataModule(NonGeoDataModule):
@@ -466,6 +589,99 @@ class HRGLDDDataModule(NonGeoDataModule):
         ]
 
 
+#: Threshold on the landslide probability, as in the product's evaluator.
+THRESHOLD = 0.5
+#: Scores of each test set: landslide-class precision, recall, F1 and IoU.
+TEST_SET_METRICS = ("precision", "recall", "f1", "iou")
+
+
+class HRGLDDSegmentationTask(SemanticSegmentationTask):
+    """TorchGeo's ``SemanticSegmentationTask``, scoring every test set of the datamodule alone.
+
+    The stock task keeps one test metric for all test dataloaders, so after the first loader it
+    logs a running value pooled over the loaders seen so far, labelled ``dataloader_idx_N``. This
+    task keeps one metric collection per test dataloader and logs, for each test set of
+    :class:`HRGLDDDataModule` (its ``test_set_keys``: ``c1/test``, ``c2/<site>``,
+    ``c3/<site>``), ``<key>/precision``, ``<key>/recall``, ``<key>/f1``, ``<key>/iou`` and
+    ``<key>/loss``. The scores are those of the product's evaluator
+    (``baselines.evaluate.score_test_sets``, pooled reduction): landslide class, probability
+    strictly above 0.5, true/false positives and false negatives summed over every pixel of the
+    test set, a ratio with a zero denominator is 0. After ``trainer.test`` they are also in
+    :attr:`test_scores`.
+
+    The landslide probability is ``sigmoid`` of the output for ``task='binary'`` (one output
+    channel) and ``softmax(...)[:, 1]`` for ``task='multiclass'`` with ``num_classes=2``.
+    Training and validation are the stock task's. Other datamodules' test loaders are scored
+    the same way and named ``test_<index>``.
+
+    .. versionadded:: 0.1
+    """
+
+    def landslide_probability(self, logits: Tensor) -> Tensor:
+        """Per-pixel landslide probability ``(B, H, W)`` from the model output."""
+        task = self.hparams["task"]
+        if task == "multiclass":
+            if logits.shape[1] != 2:
+                raise ValueError(
+                    f"task='multiclass' needs num_classes=2 (background, landslide), got "
+                    f"{logits.shape[1]} classes"
+                )
+            return logits.softmax(dim=1)[:, 1]
+        if logits.shape[1] != 1:
+            raise ValueError(f"task={task!r} needs one output channel, got {logits.shape[1]}")
+        return logits[:, 0].sigmoid()
+
+    @staticmethod
+    def _test_set_metrics() -> MetricCollection:
+        kwargs = {"threshold": THRESHOLD, "zero_division": 0}
+        return MetricCollection(
+            {
+                "precision": BinaryPrecision(**kwargs),
+                "recall": BinaryRecall(**kwargs),
+                "f1": BinaryF1Score(**kwargs),
+                "iou": BinaryJaccardIndex(**kwargs),
+            },
+            compute_groups=True,
+        )
+
+    def on_test_start(self) -> None:
+        """One metric collection per test dataloader, named after the datamodule's test sets."""
+        loaders = self.trainer.test_dataloaders
+        count = len(loaders) if isinstance(loaders, Sequence) else 1
+        keys = list(getattr(self.trainer.datamodule, "test_set_keys", None) or [])
+        self.test_set_names = keys if len(keys) == count else [f"test_{i}" for i in range(count)]
+        self.test_set_scores = torch.nn.ModuleList(
+            [self._test_set_metrics() for _ in range(count)]
+        ).to(self.device)
+        self.test_scores: dict[str, dict[str, float]] = {}
+
+    def test_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
+        """Update the metrics of this dataloader's test set and log its loss."""
+        x, y = batch["image"], batch["mask"]
+        logits = self(x)
+        probs = self.landslide_probability(logits)
+        self.test_set_scores[dataloader_idx].update(probs, y)
+        target = y.float() if self.hparams["loss"] == "bce" else y
+        output = logits.squeeze(1) if self.hparams["task"] != "multiclass" else logits
+        self.log(
+            f"{self.test_set_names[dataloader_idx]}/loss",
+            self.criterion(output, target),
+            batch_size=x.shape[0],
+            add_dataloader_idx=False,
+        )
+
+    def on_test_epoch_end(self) -> None:
+        """Compute, log and keep each test set's scores, then reset its metrics."""
+        for name, metrics in zip(self.test_set_names, self.test_set_scores, strict=True):
+            if not metrics["f1"].update_called:
+                continue
+            values = metrics.compute()
+            self.test_scores[name] = {key: float(values[key]) for key in TEST_SET_METRICS}
+            for key in TEST_SET_METRICS:
+                self.log(f"{name}/{key}", values[key], add_dataloader_idx=False)
+            metrics.reset()
+
+
 class PlanetScopeScenes(RasterDataset):
     """4-band PlanetScope scenes (GeoTIFF) of a new event, for sampling new patches.
 
@@ -540,6 +756,8 @@ class LandslideInventory(VectorDataset):
 __all__ = [
     "HRGLDD",
     "HRGLDDDataModule",
+    "HRGLDDNotFoundError",
+    "HRGLDDSegmentationTask",
     "LandslideInventory",
     "PATCH_SIZE",
     "PlanetScopeScenes",

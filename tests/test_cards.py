@@ -167,6 +167,24 @@ def test_card_front_matter_and_sections(paper_release):
     assert "| 2 | test split of each dataset site | `kodagu_2018`, `rolante_2017` | 4 |" in card
     assert "| 3 | every patch of each unseen event | `haiti_2021` | 10 |" in card
     assert "hrgldd pull --version 1.2.0 --repo hr-gldd/hr-gldd" in card
+    # the Hugging Face stack reads the Parquet view: viewer on, one data_files entry per split
+    assert meta["viewer"] is True
+    (config,) = meta["configs"]
+    assert config["config_name"] == "default" and config["default"] is True
+    assert config["data_files"] == [
+        {"split": name, "path": f"data/{name}-*.parquet"}
+        for name in ("train", "validation", "test", "test_kodagu_2018", "test_rolante_2017")
+    ] + [{"split": "unseen_haiti_2021", "path": "data/unseen_haiti_2021-*.parquet"}]
+    features = {f["name"]: f for f in meta["dataset_info"]["features"]}
+    assert features["image"]["dtype"] == {"array3_d": {"shape": [4, 128, 128], "dtype": "uint16"}}
+    assert features["preview"]["dtype"] == "image"
+    # load instructions that work as written: install from a checkout, repo= in every call
+    assert 'pip install -c requirements/constraints.txt ".[all]"' in card
+    assert "pip install hrgldd" not in card
+    assert 'open_release(version="1.2.0", repo="hr-gldd/hr-gldd", download=True)' in card
+    assert 'load_dataset("hr-gldd/hr-gldd", revision="v1.2.0")' in card
+    assert 'HRGLDD(split="train", download=True, version="1.2.0", repo="hr-gldd/hr-gldd")' in card
+    assert 'tfds.load("hr_gldd:1.2.0", split="train")' in card
     assert LEADERBOARD_START in card and LEADERBOARD_END in card
     assert "10.5194/essd-15-3283-2023" in card
     assert "- **1.2.0**: Third events." in card
@@ -205,7 +223,7 @@ def test_croissant_validates_with_mlcroissant(paper_release, tmp_path):
     }
     assert splits[("kodagu_2018", "train")] == 6 and splits[("haiti_2021", "unseen")] == 10
     manifest = read_manifest(paper_release)
-    files = {f["name"]: f["sha256"] for f in metadata["distribution"]}
+    files = {f["name"]: f["sha256"] for f in metadata["distribution"] if "sha256" in f}
     assert all(files[rel] == entry["sha256"] for rel, entry in manifest["files"].items())
     assert "manifest.json" in files
 
@@ -292,3 +310,43 @@ def test_committed_sample_croissant_validates():
     if not path.is_file():
         pytest.skip(f"{path} is generated at the end of the build (see cards/README.md)")
     assert len(list(mlc.Dataset(jsonld=str(path)).records("events"))) == 10
+
+
+def test_croissant_patch_records_and_geocroissant(tiny_release, tmp_path):
+    """The `patches` record set reads the Parquet view; GeoCroissant says resolution, bands, CRS."""
+    mlc = pytest.importorskip("mlcroissant")
+    from hrgldd_data.parquet import write_parquet_view
+    from hrgldd_data.views import named_splits
+
+    release = Release(tiny_release)
+    write_parquet_view(release, tmp_path)
+    metadata = render_croissant(release, date_published="2026-11-29")
+    assert metadata["conformsTo"] == [
+        "http://mlcommons.org/croissant/1.1",
+        "http://mlcommons.org/croissant/geo/1.0",
+    ]
+    assert metadata["geocr:spatialResolution"] == {
+        "@type": "QuantitativeValue",
+        "value": release.sensor.resolution_m,
+        "unitText": "m",
+    }
+    assert metadata["geocr:bandConfiguration"]["geocr:bandNameList"] == release.bands
+    assert [b["name"] for b in metadata["geocr:spectralBandMetadata"]] == release.bands
+    assert metadata["geocr:coordinateReferenceSystem"] == "EPSG:32643"
+    path = tmp_path / "croissant.json"
+    path.write_text(json.dumps(metadata))
+    records = list(mlc.Dataset(jsonld=str(path)).records("patches"))
+    expected = {
+        (split.name, int(i)) for split in named_splits(release) for i in split.indices.tolist()
+    }
+    got = {(_text(r["patches/view_split"]), int(r["patches/index"])) for r in records}
+    assert got == expected and len(records) == len(expected)
+    record = next(r for r in records if _text(r["patches/view_split"]) == "unseen_gamma_2021")
+    index = int(record["patches/index"])
+    image, mask = release.read([index])
+    assert np.array_equal(np.asarray(record["patches/image"]), image[0])
+    assert np.array_equal(np.asarray(record["patches/mask"]), mask[0])
+    assert _text(record["patches/patch_id"]) == release.patch_id(index)
+    assert _text(record["patches/crs"]) == "EPSG:32643"
+    assert record["patches/collection"] == 3
+    assert record["patches/preview"].size == (128, 128)

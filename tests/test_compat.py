@@ -40,7 +40,7 @@ def test_native_branch_changes_nothing(monkeypatch):
 
 FALLBACK = """
 import sys
-sys.meta_path[:] = [f for f in sys.meta_path if type(f).__name__ != "_TorchvisionFinder"]  # drop the .pth hook
+sys.meta_path[:] = [f for f in sys.meta_path if getattr(f, "name", None) != "torchvision"]  # drop the .pth hook
 from hrgldd_data import compat
 try:
     compat._load_extension_default()
@@ -79,7 +79,8 @@ def test_install_and_uninstall_write_and_remove_the_pth(tmp_path):
     # a fresh interpreter processing that site dir gets the hook, and only that
     code = (
         "import site, sys; site.addsitedir(sys.argv[1]); "
-        "print([type(f).__name__ for f in sys.meta_path].count('_TorchvisionFinder'), 'torchvision' in sys.modules)"
+        "print([getattr(f, 'name', None) for f in sys.meta_path].count('torchvision'), "
+        "'torchvision' in sys.modules)"
     )
     result = subprocess.run(
         [sys.executable, "-S", "-c", code, str(tmp_path)],

@@ -91,7 +91,7 @@ def _burn(shape: tuple[int, int], geoms: list[shapely.Geometry]) -> np.ndarray:
 
 
 def render_site(site: str, trigger: str, settings: dict[str, Any], seed: int) -> dict[str, Any]:
-    """Image (4, H, W) float reflectance in R,G,B,NIR, nodata mask, and scar polygons (pixel space)."""
+    """Image (4, H, W) float reflectance in R,G,B,NIR, nodata mask, scar polygons (pixel space)."""
     rng = np.random.default_rng([seed, zlib.crc32(site.encode())])
     n_scenes = int(settings.get("scenes", 1))
     shape = (SCENE_PX, SCENE_PX if n_scenes == 1 else 640 * n_scenes)
@@ -145,7 +145,7 @@ def render_site(site: str, trigger: str, settings: dict[str, Any], seed: int) ->
         ):
             continue
         polygons.append(poly)
-    # The scar as seen is the mapped polygon, slightly eroded or dilated: labels are good, not perfect.
+    # The scar as seen is the mapped polygon, slightly eroded or dilated: good labels, not perfect.
     seen = [p.buffer(rng.uniform(-1.2, 1.2)) for p in polygons]
     paint(_burn(shape, [g for g in seen if not g.is_empty]), SCAR, soft=0.8, jitter=0.12)
 

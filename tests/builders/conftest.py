@@ -30,9 +30,10 @@ def project(tmp_path):
             self.specs.mkdir(exist_ok=True)
             path = self.specs / f"{name}.toml"
             path.write_text(
-                f'id = "{name}"\nstudy_area = "Test"\ncountry = "Testland"\nyear = 2020\ntrigger = "rainfall"\n'
-                f'role = "{role}"\ninventory_source = "test"\ncitation = "test"\n\n'
-                f'[imagery]\nscenes = ["{scenes}"]\n{extra_imagery}\n[inventory]\npath = "{inventory}"\n'
+                f'id = "{name}"\nstudy_area = "Test"\ncountry = "Testland"\nyear = 2020\n'
+                f'trigger = "rainfall"\nrole = "{role}"\ninventory_source = "test"\n'
+                f'citation = "test"\n\n[imagery]\nscenes = ["{scenes}"]\n{extra_imagery}\n'
+                f'[inventory]\npath = "{inventory}"\n'
             )
             return path
 

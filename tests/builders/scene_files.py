@@ -25,7 +25,7 @@ def write_scene(
     dtype: str = "uint16",
     seed: int = 0,
 ) -> Path:
-    """A north-up scene of ``size`` px at 3 m; bands hold distinct values so mapping can be checked."""
+    """A north-up scene of ``size`` px at 3 m; bands hold distinct values (mapping is checkable)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     data = np.stack(

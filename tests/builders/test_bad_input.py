@@ -66,7 +66,9 @@ def test_scene_without_crs(project):
 def test_band_count_that_cannot_be_mapped(project):
     project.valid()
     write_scene(project.raw / "testsite" / "scene.tif", count=3)
-    with pytest.raises(InputError, match=r"scene\.tif: cannot map its 3 undescribed band\(s\).*imagery\.bands"):
+    with pytest.raises(
+        InputError, match=r"scene\.tif: cannot map its 3 undescribed band\(s\).*imagery\.bands"
+    ):
         _build(project)
 
 
@@ -82,7 +84,9 @@ def test_explicit_band_mapping_is_used(project):
 def test_band_mapping_beyond_band_count(project):
     project.valid()
     project.event(extra_imagery="bands = { red = 3, green = 2, blue = 1, nir = 9 }")
-    with pytest.raises(InputError, match=r"has 4 band\(s\) but the band mapping \(set in imagery\.bands.*nir"):
+    with pytest.raises(
+        InputError, match=r"has 4 band\(s\) but the band mapping \(set in imagery\.bands.*nir"
+    ):
         _build(project)
 
 
@@ -240,7 +244,7 @@ def test_disk_error_mid_build_leaves_nothing(project, monkeypatch):
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
 def test_killed_build_leaves_no_release(project, sig):
-    """A build killed mid-way leaves no release; a temporary left by SIGKILL is hidden and cleaned later."""
+    """A build killed mid-way leaves no release; a SIGKILL's hidden temporary is cleaned later."""
     release = project.valid()
     script = (
         "import time, sys\n"
@@ -250,7 +254,8 @@ def test_killed_build_leaves_no_release(project, sig):
         "    orig(self, *a, **k); print('appended', flush=True); time.sleep(60)\n"
         "archive.ReleaseWriter.append = slow\n"
         "from hrgldd_cli import main\n"
-        f"sys.argv = ['hrgldd', 'build', '{release}', '--raw-root', '{project.raw}', '--out', '{project.out}', '--quiet', '--scheduler', 'synchronous']\n"
+        f"sys.argv = ['hrgldd', 'build', '{release}', '--raw-root', '{project.raw}',"
+        f" '--out', '{project.out}', '--quiet', '--scheduler', 'synchronous']\n"
         "main()\n"
     )
     proc = subprocess.Popen(

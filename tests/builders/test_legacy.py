@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from builders.legacy import LegacyImportError, import_legacy
 from hrgldd_data.archive import open_archive
-from hrgldd_data.legacy import LegacyImportError, import_legacy
 from hrgldd_data.manifest import verify_release
 
 

@@ -102,9 +102,11 @@ def test_release_from_a_real_inventory_over_a_generated_scene(shared_dir, tmp_pa
         raw / "png_2018" / "PNG.zip",
     )
     (tmp_path / "png_2018.toml").write_text(
-        'id = "png_2018"\nstudy_area = "Hela"\ncountry = "Papua New Guinea"\nyear = 2018\ntrigger = "earthquake"\n'
-        'role = "train"\ninventory_source = "Bhuyan et al. 2023 (predicted)"\ncitation = "doi:10.1038/s41598-022-27352-y"\n'
-        '[imagery]\nscenes = ["png_2018/scene.tif"]\n[inventory]\npath = "png_2018/PNG.zip!PNG/2018.shp"\n'
+        'id = "png_2018"\nstudy_area = "Hela"\ncountry = "Papua New Guinea"\nyear = 2018\n'
+        'trigger = "earthquake"\nrole = "train"\n'
+        'inventory_source = "Bhuyan et al. 2023 (predicted)"\n'
+        'citation = "doi:10.1038/s41598-022-27352-y"\n[imagery]\nscenes = ["png_2018/scene.tif"]\n'
+        '[inventory]\npath = "png_2018/PNG.zip!PNG/2018.shp"\n'
     )
     (tmp_path / "release.toml").write_text(
         'name = "png_test"\nversion = "0.1.0"\nevents = ["png_2018.toml"]\n'

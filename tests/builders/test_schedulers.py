@@ -24,7 +24,7 @@ def test_local_schedulers_give_the_same_release(project, tmp_path, scheduler):
 
 
 def test_dask_distributed_scheduler_gives_the_same_release(project, tmp_path):
-    """`--scheduler ADDRESS`: a dask.distributed cluster (in-process here, on 127.0.0.1) builds the same bytes."""
+    """`--scheduler ADDRESS`: a dask.distributed cluster (in-process, 127.0.0.1), the same bytes."""
     from distributed import LocalCluster
 
     release = project.valid()

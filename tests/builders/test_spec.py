@@ -44,9 +44,14 @@ def test_unknown_event_lists_the_known_ones():
         (lambda t: t.replace("year = 2020", 'year = "2020"'), "'year' must be int"),
         (lambda t: t + 'colour = "red"\n', r"unknown key\(s\) \['inventory.colour'\]"),
         (
-            lambda t: t.replace("[imagery]", "[imagery]\nbands = { red = 1, green = 2 }"),
-            "must map exactly",
+            lambda t: t.replace("[imagery]", "[imagery]\nbands = { red = 1, green = 1 }"),
+            "gives band 1 to both 'red' and 'green'",
         ),
+        (
+            lambda t: t.replace("[imagery]", '[imagery]\ncrs = "EPSG:999999"'),
+            r"'imagery.crs' 'EPSG:999999' is not a CRS that PROJ knows",
+        ),
+        (lambda t: t.replace("[imagery]", "[imagery]\nscale = -1"), "'imagery.scale' must be"),
         (lambda t: t.replace('id = "testsite"', 'id = "other"'), "must match the file name"),
     ],
 )
@@ -84,3 +89,25 @@ def test_release_naming_an_unknown_event(project):
     path = project.release(events=["kodagu_2018", "nowhere_2020"])
     with pytest.raises(InputError, match="unknown event 'nowhere_2020'"):
         load_release(path)
+
+
+def test_explicit_mapping_must_name_the_release_bands(project):
+    path = project.event(extra_imagery="bands = { red = 1, green = 2 }")
+    with pytest.raises(InputError, match=r"testsite\.toml: 'imagery.bands' must map exactly"):
+        load_release(project.release())
+    assert str(path)
+
+
+def test_release_sensor_is_declared_once(project):
+    sensor = (
+        '[imagery.sensor]\nname = "UAV"\nresolution_m = 0.5\n'
+        'bands = ["red", "green", "blue", "dsm"]'
+    )
+    project.event(extra_imagery=sensor)
+    spec = load_release(project.release())
+    assert spec.sensor.sensor.band_names == ("red", "green", "blue", "dsm")
+    assert spec.sensor.sensor.resolution_m == 0.5 and spec.sensor.dtype == "uint16"
+    release = project.release()
+    release.write_text(release.read_text() + '[sensor]\nname = "planetscope"\n')
+    with pytest.raises(InputError, match=r"its imagery.sensor \(UAV.*differs from .*release-1.0.0"):
+        load_release(release)

@@ -57,6 +57,7 @@ def hub(tmp_path, monkeypatch):
         monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))
         monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
         monkeypatch.setenv("HF_HUB_DISABLE_XET", "1")
+        monkeypatch.setenv("HF_UPDATE_DOWNLOAD_COUNTS", "0")
         monkeypatch.setenv("HRGLDD_CACHE", str(tmp_path / "cache"))
         # huggingface_hub reads these at import time: make sure the already-imported copy agrees.
         monkeypatch.setattr(constants, "ENDPOINT", server.endpoint)
@@ -64,10 +65,21 @@ def hub(tmp_path, monkeypatch):
         monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", template)
         monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
         monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)
+        # huggingface_hub took its cache folder from HF_HOME at import: the fake Hub's commit ids
+        # repeat across test runs, so a shared cache would serve files of another run.
+        monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf_home" / "hub"))
         monkeypatch.setattr(constants, "HF_TOKEN_PATH", str(tmp_path / "hf_home" / "token"))
         monkeypatch.setattr(
             constants, "HF_STORED_TOKENS_PATH", str(tmp_path / "hf_home" / "stored_tokens")
         )
+        # Hugging Face `datasets` also reads the endpoint (and its cache) when it is imported.
+        datasets_config = sys.modules.get("datasets.config")
+        if datasets_config is not None:
+            resolve = server.endpoint + "/datasets/{repo_id}/resolve/{revision}/{path}"
+            monkeypatch.setattr(datasets_config, "HF_ENDPOINT", server.endpoint)
+            monkeypatch.setattr(datasets_config, "HUB_DATASETS_URL", resolve)
+            monkeypatch.setattr(datasets_config, "HF_DATASETS_CACHE", tmp_path / "hf_datasets")
+            monkeypatch.setattr(datasets_config, "HF_UPDATE_DOWNLOAD_COUNTS", False)  # S3 ping
         yield server
 
 

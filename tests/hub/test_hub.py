@@ -3,6 +3,7 @@ with the real huggingface_hub client, and every fault the issue lists."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -19,6 +20,12 @@ from hrgldd_data.hub import publish, pull, versions
 from hrgldd_data.manifest import read_manifest, verify_release
 
 SHARD = "image/c/0/0/0/0"  # first image shard of every test release
+#: The Parquet view of the test releases: one file per named split (hrgldd_data.parquet).
+VIEW = [
+    f"data/{split}-00000-of-00001.parquet"
+    for split in ("train", "validation", "test", "test_alpha_2018", "test_beta_2019")
+    + ("unseen_gamma_2021",)
+]
 
 
 def _gets(server, path: str) -> list[dict[str, str]]:
@@ -43,8 +50,12 @@ def test_publish_tag_pull_verify_offline(hub, releases, monkeypatch, tmp_path):
         "README.md",
         "croissant.json",
         "CHANGELOG.md",
+        "derived.json",
         ".gitattributes",
-    }
+    } | set(VIEW)
+    derived = json.loads(tagged["derived.json"])
+    assert set(derived["files"]) == {"README.md", "croissant.json", "CHANGELOG.md", *VIEW}
+    assert derived["manifest_sha256"] == hashlib.sha256(tagged["manifest.json"]).hexdigest()
     card = tagged["README.md"].decode()
     front = yaml.safe_load(card.split("---")[1])
     assert front["license"] == "cc-by-4.0" and front["task_categories"] == ["image-segmentation"]

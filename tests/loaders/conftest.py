@@ -46,11 +46,11 @@ def sample_release(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def imported_legacy(tmp_path_factory) -> Path:
-    """A release written by ``hrgldd import-legacy`` from small arrays shaped like Zenodo's (0.9.0)."""
+    """A release written by ``hrgldd import-legacy`` from small Zenodo-shaped arrays (0.9.0)."""
     import numpy as np
     from factories import synthetic_patches
 
-    from hrgldd_data.legacy import LEGACY_FILES, import_legacy
+    from builders.legacy import LEGACY_FILES, import_legacy
 
     folder = tmp_path_factory.mktemp("zenodo_arrays")
     rng = np.random.default_rng(7)

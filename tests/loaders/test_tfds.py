@@ -1,57 +1,22 @@
-"""The ``hr_gldd`` TFDS builder: TFDS's own test case, then loads of real release shapes."""
+"""The ``hr_gldd`` TFDS builder on real release shapes (TFDS's own test case on the dummy data is
+``hrgldd_data/tfds/hr_gldd/hr_gldd_dataset_builder_test.py``, beside the builder)."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 tfds = pytest.importorskip("tensorflow_datasets")
-from tensorflow_datasets import testing  # noqa: E402
 
 from hrgldd_data import ReleaseNotFoundError  # noqa: E402
 from hrgldd_data.archive import open_archive  # noqa: E402
 from hrgldd_data.manifest import read_manifest  # noqa: E402
-from hrgldd_data.tfds.hr_gldd import HrGldd  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-class HrGlddBuilderTest(testing.DatasetBuilderTestCase):
-    """TFDS's own checks (registration, tags, info, splits, reload) on a 30-patch release."""
-
-    DATASET_CLASS = HrGldd
-    BUILDER_CONFIG_NAMES_TO_TEST = ["full"]
-    SPLITS = {
-        "train": 12,
-        "validation": 4,
-        "test": 4,
-        "test_alpha_2018": 2,
-        "test_beta_2019": 2,
-        "unseen_gamma_2021": 10,
-    }
-    OVERLAPPING_SPLITS = [
-        "test_alpha_2018",
-        "test_beta_2019",
-    ]  # collection 2 re-cuts `test` per site
-
-    @classmethod
-    def setUpClass(cls):
-        from factories import make_release
-
-        cls._tmp = tempfile.TemporaryDirectory(prefix="hr_gldd_dummy_")
-        make_release(Path(cls._tmp.name))  # manual_dir: a folder holding hr_gldd-1.0.0
-        cls.EXAMPLE_DIR = cls._tmp.name
-        super().setUpClass()
-
-    @classmethod
-    def tearDownClass(cls):
-        super().tearDownClass()
-        cls._tmp.cleanup()
 
 
 def _load(name: str, manual_dir: Path | None, data_dir: Path, **kwargs):
@@ -117,17 +82,44 @@ def test_legacy_import_is_version_0_9_0(imported_legacy, tmp_path):
     assert image.dtype == np.uint16 and mask.shape == (128, 128, 1)
 
 
-def test_environment_variable_and_versions(versioned_root, tmp_path, monkeypatch):
+def _train_indices(root: Path) -> list[int]:
+    return open_archive(root).indices("train").tolist()
+
+
+def test_every_local_version_is_a_builder_version(versioned_root, tmp_path, monkeypatch):
+    """Versions come from the releases found (here HRGLDD_ARCHIVE), newest by default."""
     monkeypatch.setenv("HRGLDD_ARCHIVE", str(versioned_root))
-    ds = _load("hr_gldd:1.0.0", None, tmp_path, split="train")
-    assert (
-        int(ds.cardinality())
-        == read_manifest(versioned_root / "hr_gldd-1.0.0")["counts"]["splits"]["train"]
-    )
-    with pytest.raises(
-        AssertionError, match="only: 1.0.0, 0.9.0"
-    ):  # a version the builder does not declare
-        _load("hr_gldd:1.1.0", None, tmp_path, split="train")
+    builder = tfds.builder("hr_gldd", data_dir=tmp_path)
+    assert str(builder.version) == "1.1.0"
+    assert [str(v) for v in builder.versions] == ["1.1.0", "1.0.0"]
+    assert set(builder.release_notes) == {"1.0.0", "1.1.0"}
+    for name, version in (
+        ("hr_gldd", "1.1.0"),
+        ("hr_gldd:1.0.0", "1.0.0"),
+        ("hr_gldd:1.1.0", "1.1.0"),
+    ):
+        ds = _load(name, None, tmp_path, split="train")
+        indices = sorted(int(ex["index"]) for ex in tfds.as_numpy(ds))
+        assert indices == _train_indices(versioned_root / f"hr_gldd-{version}")
+    # a version that exists nowhere: the resolver's message, naming where it looked
+    with pytest.raises(ReleaseNotFoundError, match=r"hr_gldd 9\.9\.9.*HRGLDD_ARCHIVE="):
+        _load("hr_gldd:9.9.9", None, tmp_path, split="train")
+
+
+def test_config_and_release_name_must_agree(tmp_path, monkeypatch):
+    """HRGLDD_ARCHIVE naming the sample is never prepared as hr_gldd/full."""
+    from factories import make_release
+
+    sample = make_release(tmp_path / "releases", name="hr_gldd_sample", version="1.0.0")
+    monkeypatch.setenv("HRGLDD_ARCHIVE", str(sample))
+    data_dir = tmp_path / "tfds"
+    with pytest.raises(ReleaseNotFoundError, match=r"read by `hr_gldd/sample`, not `hr_gldd/full`"):
+        _load("hr_gldd", None, data_dir, split="train")
+    assert not list(data_dir.glob("hr_gldd/full/*/dataset_info.json")), "nothing prepared"
+    with pytest.raises(ReleaseNotFoundError, match="holds hr_gldd_sample 1.0.0, not hr_gldd"):
+        _load("hr_gldd:1.0.0", sample, data_dir, split="train")
+    ds = _load("hr_gldd/sample", None, data_dir, split="train")
+    assert sorted(int(ex["index"]) for ex in tfds.as_numpy(ds)) == _train_indices(sample)
 
 
 def test_missing_release_says_where_it_looked(tmp_path):
@@ -135,18 +127,25 @@ def test_missing_release_says_where_it_looked(tmp_path):
         _load("hr_gldd", tmp_path / "empty", tmp_path / "tfds", split="train")
 
 
-def test_data_source_gives_random_access(tiny_release, tmp_path):
+def test_data_source_works_with_no_file_format(tiny_release, tmp_path):
+    """One preparation serves tfds.load (TFRecord) and tfds.data_source (ArrayRecord)."""
     config = tfds.download.DownloadConfig(manual_dir=str(tiny_release))
     source = tfds.data_source(
         "hr_gldd",
         split="unseen_gamma_2021",
         data_dir=tmp_path,
-        builder_kwargs={"file_format": "array_record"},
         download_and_prepare_kwargs={"download_config": config},
     )
     release = open_archive(tiny_release)
     assert len(source) == len(release.indices("unseen"))
     _assert_matches_archive([source[7], source[2]], release)
+    ds = tfds.load("hr_gldd", split="unseen_gamma_2021", data_dir=tmp_path, download=False)
+    _assert_matches_archive(tfds.as_numpy(ds), release)
+    # and when the version is read back from files alone (no builder code involved)
+    again = tfds.data_source("hr_gldd:1.0.0", split="test", data_dir=tmp_path, download=False)
+    _assert_matches_archive([again[0]], release)
+    formats = tfds.builder("hr_gldd:1.0.0", data_dir=tmp_path).info.available_file_formats()
+    assert {f.value for f in formats} == {"tfrecord", "array_record"}
 
 
 def _run(code: str, *flags: str) -> str:
@@ -178,7 +177,7 @@ def test_import_registers_without_importing_tfds():
 
 
 def test_data_source_where_tensorflow_is_not_installed(tiny_release, tmp_path):
-    """Build and read array_record with no TensorFlow at all: a view of site-packages without it."""
+    """With no TensorFlow at all the builder writes ArrayRecord by itself (no file_format)."""
     site = Path(tfds.__file__).resolve().parents[1]
     view = tmp_path / "site"
     view.mkdir()
@@ -194,7 +193,7 @@ def test_data_source_where_tensorflow_is_not_installed(tiny_release, tmp_path):
         "import hrgldd_data, tensorflow_datasets as tfds\n"
         f"cfg = tfds.download.DownloadConfig(manual_dir={str(tiny_release)!r})\n"
         f"src = tfds.data_source('hr_gldd', split='test', data_dir={str(tmp_path / 'tfds')!r},"
-        " builder_kwargs={'file_format': 'array_record'}, download_and_prepare_kwargs={'download_config': cfg})\n"
+        " download_and_prepare_kwargs={'download_config': cfg})\n"
         "ex = src[1]\n"
         "print(len(src), int(ex['index']), 'tensorflow' in sys.modules)\n"
     )
@@ -202,11 +201,7 @@ def test_data_source_where_tensorflow_is_not_installed(tiny_release, tmp_path):
     release = open_archive(tiny_release)
     assert int(out[-3]) == len(release.indices("test")) and out[-1] == "False"
     source = tfds.data_source(
-        "hr_gldd",
-        split="test",
-        data_dir=tmp_path / "tfds",
-        builder_kwargs={"file_format": "array_record"},
-        download=False,
+        "hr_gldd:1.0.0", split="test", data_dir=tmp_path / "tfds", download=False
     )
     _assert_matches_archive([source[1]], release)
     assert int(source[1]["index"]) == int(out[-2])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ from torchgeo.datasets import DatasetNotFoundError  # noqa: E402
 from torchgeo.datasets.errors import RGBBandsMissingError  # noqa: E402
 
 HRGLDD, HRGLDDDataModule = tg.HRGLDD, tg.HRGLDDDataModule
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("split", ["train", "val", "test"])
@@ -89,9 +91,39 @@ def test_environment_variable_names_the_archive(tiny_release, monkeypatch):
     assert HRGLDD().release.path == tiny_release
 
 
-def test_missing_data_raises_dataset_not_found(tmp_path):
-    with pytest.raises(DatasetNotFoundError, match="download=False"):
+def test_missing_data_raises_dataset_not_found_with_hrgldds_message(tmp_path, versioned_root):
+    from hrgldd_data.errors import ReleaseNotFoundError
+
+    with pytest.raises(DatasetNotFoundError, match="no such release directory") as err:
         HRGLDD(tmp_path / "nothing")
+    assert isinstance(err.value, ReleaseNotFoundError), "the hrgldd command catches it too"
+    assert "download=True" in str(err.value) and "linked into root" in str(err.value)
+    with pytest.raises(DatasetNotFoundError, match=r"holds hr_gldd 1\.0\.0, hr_gldd 1\.1\.0"):
+        HRGLDD(versioned_root, version="2.0.0")
+    with pytest.raises(DatasetNotFoundError, match=r"Looked at .*the pull cache.*hrgldd pull"):
+        HRGLDD(version="2.0.0")
+
+
+def test_arguments_follow_torchgeos_order(tiny_release):
+    import inspect
+
+    names = list(inspect.signature(HRGLDD).parameters)
+    assert names[:6] == ["root", "split", "bands", "transforms", "download", "checksum"]
+    assert names[6:] == ["collection", "sites", "version", "name", "repo"]
+    ds = HRGLDD(tiny_release, "val", ("nir", "red"), None, False, True)
+    assert ds.split == "val" and ds[0]["image"].shape == (2, 128, 128)
+
+
+def test_any_release_name_opens_without_naming_it(tmp_path):
+    from factories import make_release
+
+    sample = make_release(tmp_path, name="hr_gldd_sample", version="1.0.0")
+    assert HRGLDD(tmp_path).release.name == "hr_gldd_sample"
+    assert HRGLDD(sample, name="hr_gldd_sample").release.path == sample
+    with pytest.raises(
+        DatasetNotFoundError, match="holds hr_gldd_sample 1.0.0, not the newest hr_gldd"
+    ):
+        HRGLDD(sample, name="hr_gldd")
 
 
 @pytest.mark.parametrize(
@@ -298,3 +330,34 @@ def test_collate_matches_default_collate_without_copying(tiny_release):
     dm.setup("fit")
     assert dm.train_dataset._images is not None  # decoded before workers fork
     assert sum(len(b["image"]) for b in dm.train_dataloader()) == 12
+
+
+def test_task_scores_each_test_set_as_the_evaluator_does(tiny_release):
+    """The stock trainer's test loop gives, per test set, the product's evaluator's scores."""
+    from per_test_set import check_per_test_set_scores
+
+    assert set(check_per_test_set_scores(tiny_release)) == {
+        "c1/test",
+        "c2/alpha_2018",
+        "c2/beta_2019",
+        "c3/gamma_2021",
+    }
+
+
+def test_lightning_cli_config_trains_a_baseline(tiny_release, tmp_path):
+    """`torchgeo fit --config configs/torchgeo/hrgldd_unet.yaml`, one step, then `torchgeo test`."""
+    from torchgeo.main import main
+
+    config = ROOT / "configs" / "torchgeo" / "hrgldd_unet.yaml"
+    common = [
+        "--config",
+        str(config),
+        f"--trainer.default_root_dir={tmp_path}",
+        "--trainer.enable_progress_bar=false",
+        "--trainer.logger=false",
+        f"--data.dict_kwargs.root={tiny_release}",
+    ]
+    main(["fit", *common, "--trainer.max_steps=1", "--trainer.limit_val_batches=1"])
+    checkpoints = list(tmp_path.rglob("*.ckpt"))
+    assert len(checkpoints) == 1
+    main(["test", *common, f"--ckpt_path={checkpoints[0]}"])

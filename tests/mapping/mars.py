@@ -7,13 +7,12 @@ CVPR 2026 Workshops, MIT) holds real georeferenced 128 x 128 GeoTIFF tiles of Va
 
 1. mosaics a block of neighbouring tiles into one scene with ``rasterio.merge`` (and their masks
    into a reference inventory, polygonized as a GeoPackage in the Mars CRS);
-2. writes a release of the *other* tiles (a ring of tiles around the block left out), with the
-   release writer of this version: four uint16 bands, R, G, B (MMLSv2 bands 5-7) and, in the
-   fourth slot named ``nir``, MMLSv2 band 1 (thermal inertia; Mars has no NIR band here, the
-   band info says so);
+2. writes a release of the *other* tiles (a ring of tiles around the block left out): uint8
+   ``red, green, blue`` (MMLSv2 bands 5-7) and ``thermal_inertia`` (band 1), the values as
+   delivered (0-255);
 3. trains a baseline briefly on it and maps the mosaic with ``hrgldd map`` (``--bands
-   red=5,green=6,blue=7,nir=1``), scored against the inventory, with the F1 of predicting
-   everything as landslide beside it.
+   red=5,green=6,blue=7,thermal_inertia=1``), scored against the inventory, with the F1 of
+   predicting everything as landslide beside it.
 
 The test runs it with a tiny training budget; ``python tests/mapping/mars.py`` with a longer one
 gives the figures of the README.
@@ -33,7 +32,7 @@ MARS = Path("realdata/mmlsv2_mars/data/train")
 #: A 4 x 4 block of neighbouring tiles (all present): the "post-event scene".
 BLOCK_COLS = range(8, 12)
 BLOCK_ROWS = range(6, 10)
-BANDS = "red=5,green=6,blue=7,nir=1"
+BANDS = "red=5,green=6,blue=7,thermal_inertia=1"
 _TILE = re.compile(r"col(\d+)_row(\d+)\.tif$")
 
 
@@ -84,6 +83,7 @@ def build_release(shared: Path, root: Path, seed: int = 0) -> Path:
     """A release of the tiles outside the block and the ring around it (70/15/15 split)."""
     import rasterio
 
+    from hrgldd_data.sensors import Band, Sensor
     from hrgldd_data.writer import ReleaseWriter
 
     index = tiles(shared)
@@ -96,22 +96,29 @@ def build_release(shared: Path, root: Path, seed: int = 0) -> Path:
     images, masks = [], []
     for path in keep:
         with rasterio.open(path) as src:
-            data = src.read([5, 6, 7, 1])
+            images.append(src.read([5, 6, 7, 1]).astype(np.uint8))  # integer values 0-254
         with rasterio.open(str(path).replace("/images/", "/masks/")) as src:
             masks.append(src.read(1))
-        images.append(np.clip(np.nan_to_num(data), 0, 65535).astype(np.uint16))
     n = len(keep)
     order = np.random.default_rng(seed).permutation(n)
     split = np.zeros(n, np.uint8)
     split[order[int(0.7 * n) : int(0.85 * n)]] = 1
     split[order[int(0.85 * n) :]] = 2
-    band_info = [
-        {"name": "red", "wavelength_nm": None, "description": "MMLSv2 band 5 (colour R)"},
-        {"name": "green", "wavelength_nm": None, "description": "MMLSv2 band 6 (colour G)"},
-        {"name": "blue", "wavelength_nm": None, "description": "MMLSv2 band 7 (colour B)"},
-        {"name": "nir", "wavelength_nm": None, "description": "MMLSv2 band 1 (thermal inertia)"},
-    ]
-    with ReleaseWriter(root, "mmlsv2_mars_demo", "0.1.0", shard_patches=64) as writer:
+    sensor = Sensor(
+        "MMLSv2 Mars (Valles Marineris tiles)",
+        232.0,
+        "8-bit values as delivered (0-255)",
+        (
+            Band("red", None, "MMLSv2 band 5 (colour R)"),
+            Band("green", None, "MMLSv2 band 6 (colour G)"),
+            Band("blue", None, "MMLSv2 band 7 (colour B)"),
+            Band("thermal_inertia", None, "MMLSv2 band 1"),
+        ),
+        "Real orbital imagery of Mars with expert landslide masks (Paheding et al., MIT)",
+    )
+    with ReleaseWriter(
+        root, "mmlsv2_mars_demo", "0.1.0", sensor=sensor, dtype="uint8", shard_patches=64
+    ) as writer:
         minus = np.full(n, -1)
         writer.append(
             np.stack(images), np.stack(masks), site=np.zeros(n), scene=minus, row=minus, col=minus
@@ -121,14 +128,6 @@ def build_release(shared: Path, root: Path, seed: int = 0) -> Path:
             {
                 "sites": [{"id": "valles_marineris", "role": "train"}],
                 "scenes": [],
-                "sensor": {
-                    "name": "MMLSv2 Mars (CTX/THEMIS-derived tiles)",
-                    "resolution_m": 232.0,
-                    "units": "8-bit values as delivered (0-255)",
-                    "description": "MMLSv2 Valles Marineris tiles; the 'nir' slot holds thermal "
-                    "inertia",
-                },
-                "band_info": band_info,
                 "description": "Demo release of MMLSv2 tiles outside the mapped block",
             },
         )

@@ -29,6 +29,7 @@ def test_mars_mosaic_mapped_and_scored(shared_dir, tmp_path):
     scene_row = summary["scenes"][0]
     assert scene_row["bands_used"] == [5, 6, 7, 1] and scene_row["scale"] == 1.0
     assert not scene_row["warnings"]  # 232 m, values in the training data's range
+    assert summary["model"]["bands"] == ["red", "green", "blue", "thermal_inertia"]
     # areas in m2 on Mars' own ellipsoid: 512 x 512 pixels of about 232 m
     assert summary["area_mapped_km2"] == pytest.approx(512 * 512 * pixel_m2 / 1e6, rel=0.01)
     polygons = gpd.read_file(paths["polygons"])
