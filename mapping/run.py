@@ -31,6 +31,7 @@ from rasterio.warp import transform_bounds
 from tqdm.auto import tqdm
 
 from builders.bands import parse_band_mapping
+from builders.build import _scheduler
 from builders.inventory import check_overlap, read_inventory
 from hrgldd_data._version import __version__
 from hrgldd_data.errors import InputError
@@ -159,17 +160,22 @@ def map_scenes(
     names = ids + ([name] if len(opened) > 1 else [])
     targets = {n: {k: out / f"{n}{suffix}" for k, suffix in KINDS.items()} for n in names}
     extra = [out / SUMMARY_JSON, out / SUMMARY_MD] + ([out / PLOT] if reference else [])
-    _prepare_out(out, [p for t in targets.values() for p in t.values()] + extra, overwrite)
-
-    from builders.build import _scheduler  # the builder's Dask scheduler choice, shared
-
     try:
-        get, client = _scheduler(scheduler)
+        get, client = _scheduler(scheduler)  # the builder's choice of Dask scheduler, shared
+    except InputError:
+        raise
     except (ValueError, OSError, TypeError) as err:
         raise InputError(
             f"--scheduler {scheduler}: cannot use it ({err}); give threads, processes, "
             "synchronous, or the address of a running dask.distributed scheduler"
         ) from err
+    try:
+        _prepare_out(out, [p for t in targets.values() for p in t.values()] + extra, overwrite)
+    except BaseException:
+        if client is not None:
+            client.close()
+        raise
+
     total_km2 = sum(_scene_area_km2(s) for s in opened)
     bar = tqdm(
         total=total_km2,

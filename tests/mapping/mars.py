@@ -174,9 +174,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=Path(__file__).parents[3] / "shared")
     parser.add_argument("--work", type=Path, default=Path("data/mars_demo"))
-    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--model", default="attn_unet")
-    parser.add_argument("--filters", type=int, default=16)
+    parser.add_argument("--filters", type=int, default=8)
     args = parser.parse_args()
     sys.path.insert(0, str(Path(__file__).parents[2]))
     result = run(

@@ -186,6 +186,16 @@ def test_threshold_outside_zero_one(threshold, trained_run, tmp_path):
     assert not (tmp_path / "o").exists()
 
 
+def test_unknown_scheduler(trained_run, tmp_path):
+    scene, _, _ = make_scene(tmp_path / "s.tif", shape=(40, 40))
+    out = tmp_path / "o"
+    result = _run_cli(
+        str(scene), "--model", str(trained_run), "--out", str(out), "--scheduler", "bogus"
+    )
+    assert result.exit_code == 1 and "--scheduler 'bogus'" in result.output
+    assert not out.exists()
+
+
 def test_output_folder_not_writable(trained_run, tmp_path):
     scene, _, _ = make_scene(tmp_path / "s.tif", shape=(40, 40))
     blocker = tmp_path / "a_file"
