@@ -31,7 +31,7 @@ from rasterio.warp import transform_bounds
 from tqdm.auto import tqdm
 
 from builders.bands import parse_band_mapping
-from builders.build import _scheduler
+from builders.build import dask_scheduler
 from builders.inventory import check_overlap, read_inventory
 from hrgldd_data._version import __version__
 from hrgldd_data.errors import InputError
@@ -161,7 +161,7 @@ def map_scenes(
     targets = {n: {k: out / f"{n}{suffix}" for k, suffix in KINDS.items()} for n in names}
     extra = [out / SUMMARY_JSON, out / SUMMARY_MD] + ([out / PLOT] if reference else [])
     try:
-        get, client = _scheduler(scheduler)  # the builder's choice of Dask scheduler, shared
+        get, client = dask_scheduler(scheduler)  # the builder's choice of Dask scheduler, shared
     except InputError:
         raise
     except (ValueError, OSError, TypeError) as err:

@@ -34,7 +34,7 @@ from hrgldd_data import citation
 from hrgldd_data.errors import HubError
 from hrgldd_data.fileio import sha256_file
 from hrgldd_data.hub.cache import cache_root, read_index, write_index
-from hrgldd_data.hub.client import _api, _http_reason, _needs_hub, _unchanged, endpoint, offline
+from hrgldd_data.hub.connection import endpoint, http_reason, hub_api, needs_hub, offline, unchanged
 
 log = logging.getLogger(__name__)
 
@@ -207,7 +207,7 @@ def render_model_card(
 
 
 # -- publish ---------------------------------------------------------------------------------------
-@_needs_hub
+@needs_hub
 def publish_model(
     run: str | os.PathLike[str],
     repo: str,
@@ -243,7 +243,7 @@ def publish_model(
             f"publishing needs a Hugging Face token with write access to {repo}: set HF_TOKEN "
             "or run `hf auth login`"
         )
-    api = _api(token)
+    api = hub_api(token)
     try:
         api.create_repo(repo, repo_type="model", exist_ok=True, private=private)
         refs = api.list_repo_refs(repo, repo_type="model")
@@ -268,7 +268,7 @@ def publish_model(
             additions = [
                 CommitOperationAdd(name, str(path))
                 for name, path in sorted(files.items())
-                if not _unchanged(path, remote.get(name))
+                if not unchanged(path, remote.get(name))
             ]
             commit = head
             if additions:
@@ -288,7 +288,7 @@ def publish_model(
             api.create_tag(repo, tag=tag, revision=commit, repo_type="model")
     except HfHubHTTPError as err:
         raise HubError(
-            f"publishing {run} to the model repo {repo} failed: {_http_reason(err)}. "
+            f"publishing {run} to the model repo {repo} failed: {http_reason(err)}. "
             "Re-run to finish."
         ) from err
     return ModelPublishResult(repo, commit, tag, len(additions), f"{endpoint()}/{repo}")
@@ -318,7 +318,7 @@ def _cached(folder: Path, revision: str | None) -> Path | None:
     return None
 
 
-@_needs_hub
+@needs_hub
 def pull_model(
     ref: str,
     cache_dir: str | os.PathLike[str] | None = None,
@@ -350,7 +350,7 @@ def pull_model(
     if cached is not None and _SHA_RE.match(revision):
         return _verified(cached, repo, revision)
 
-    api = _api()
+    api = hub_api()
     try:
         refs = api.list_repo_refs(repo, repo_type="model")
     except RepositoryNotFoundError as err:
@@ -359,7 +359,7 @@ def pull_model(
             "a private repo also needs HF_TOKEN"
         ) from err
     except HfHubHTTPError as err:
-        raise HubError(f"cannot read model repo {repo}: {_http_reason(err)}") from err
+        raise HubError(f"cannot read model repo {repo}: {http_reason(err)}") from err
     named = {b.name: b.target_commit for b in refs.branches}
     named |= {t.name: t.target_commit for t in refs.tags}
     commit = named.get(revision)
@@ -392,8 +392,7 @@ def pull_model(
                     hf_hub_download(repo, name, force_download=True, **common)
         except HfHubHTTPError as err:
             raise HubError(
-                f"downloading model {repo}@{revision} failed: {_http_reason(err)}. "
-                "Re-run to resume."
+                f"downloading model {repo}@{revision} failed: {http_reason(err)}. Re-run to resume."
             ) from err
     _verified(target, repo, revision)
     index = read_index(folder)
