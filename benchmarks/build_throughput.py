@@ -3,8 +3,8 @@
 Reported as a ratio against a floor measured in the same run: reading the same tiles from the
 same GeoTIFF (the builder reads every pixel once, for the valid-pixel footprint behind Table 1's
 study area) and writing the same candidate windows' bytes to an identically configured Zarr
-array, with no rasterizing, filtering, statistics, checksums or splitting. Each side runs in its own subprocess so that
-its peak resident memory (ru_maxrss) is its own.
+array, with no rasterizing, filtering, statistics, checksums or splitting. Each side runs in its own
+subprocess so that its peak resident memory (ru_maxrss) is its own.
 
     python -m benchmarks.build_throughput [--size 16000] [--workdir data/bench]
 
@@ -81,7 +81,8 @@ def make_scene(workdir: Path, size: int, seed: int = 0) -> Path:
         raw / EVENT / "inventory.gpkg", engine="pyogrio"
     )
     (workdir / f"{EVENT}.toml").write_text(
-        f'id = "{EVENT}"\nstudy_area = "bench"\ncountry = "none"\nyear = 2020\ntrigger = "earthquake"\nrole = "train"\n'
+        f'id = "{EVENT}"\nstudy_area = "bench"\ncountry = "none"\nyear = 2020\n'
+        'trigger = "earthquake"\nrole = "train"\n'
         'inventory_source = "generated"\ncitation = "generated"\n'
         f'[imagery]\nscenes = ["{EVENT}/scene.tif"]\n[inventory]\npath = "{EVENT}/inventory.gpkg"\n'
     )
@@ -93,7 +94,7 @@ def make_scene(workdir: Path, size: int, seed: int = 0) -> Path:
 
 
 def run_floor(workdir: Path) -> dict:
-    """Read the tiles the builder reads and write the candidate windows' bytes to Zarr, nothing else."""
+    """Read the tiles the builder reads and write the candidate windows to Zarr: nothing else."""
     import shutil
 
     import rasterio
@@ -190,7 +191,8 @@ def main() -> None:
         run = json.loads(out.stdout.strip().splitlines()[-1])
         results.setdefault(kind, []).append(run)
         print(
-            f"{kind:>5}: {run['seconds']:.1f} s, {scene_mb / run['seconds']:.0f} MB of scene/s, peak RSS {run['peak_rss_mb']:.0f} MB"
+            f"{kind:>5}: {run['seconds']:.1f} s, {scene_mb / run['seconds']:.0f} MB of scene/s, "
+            f"peak RSS {run['peak_rss_mb']:.0f} MB"
         )
     floor = min(r["seconds"] for r in results["floor"])
     build = results["build"][0]

@@ -369,7 +369,7 @@ def check_scheduler(scheduler: str | None) -> None:
         )
 
 
-def _scheduler(scheduler: str | None):
+def dask_scheduler(scheduler: str | None):
     """Dask scheduler: ``threads`` (default), ``processes``, ``synchronous`` or an address."""
     # Local schedulers are passed as functions: a name makes dask import distributed to look
     # for a client.
@@ -425,7 +425,7 @@ def build_release(
     for event in tqdm(events, desc="checking inputs", unit="event", disable=not progress):
         plans.append(plan_site(event, raw_root, spec.sensor))
 
-    get, client = _scheduler(scheduler)
+    get, client = dask_scheduler(scheduler)
     dtype = spec.sensor.dtype
     inflight = 2 * (workers or os.cpu_count() or 1)
     scenes_meta: list[dict[str, Any]] = []

@@ -11,18 +11,28 @@ from typing import Any
 import geopandas as gpd
 import shapely
 from pyproj import CRS
+from pyproj.exceptions import ProjError
 
 from builders.inventory import Inventory
 
 
 def equal_area_crs(gdf: gpd.GeoDataFrame) -> CRS:
-    """A Lambert azimuthal equal-area CRS centred on the data."""
-    west, south, east, north = (
-        gpd.GeoSeries([shapely.box(*gdf.total_bounds)], crs=gdf.crs).to_crs(4326).total_bounds
-    )
+    """A Lambert azimuthal equal-area CRS centred on the data.
+
+    On Earth the WGS84 ellipsoid; data of another body (Mars imagery, whose CRS PROJ will not
+    transform to Earth's) get the same projection on their own ellipsoid.
+    """
+    box = gpd.GeoSeries([shapely.box(*gdf.total_bounds)], crs=gdf.crs)
+    try:
+        west, south, east, north = box.to_crs(4326).total_bounds
+        shape = "+ellps=WGS84"
+    except ProjError:  # "Source and target ellipsoid do not belong to the same celestial body"
+        crs = CRS.from_user_input(gdf.crs)
+        west, south, east, north = box.to_crs(crs.geodetic_crs).total_bounds
+        shape = f"+a={crs.ellipsoid.semi_major_metre} +b={crs.ellipsoid.semi_minor_metre}"
     lon, lat = (west + east) / 2, (south + north) / 2
     return CRS.from_proj4(
-        f"+proj=laea +lat_0={lat:.6f} +lon_0={lon:.6f} +x_0=0 +y_0=0 +ellps=WGS84 +units=m +no_defs"
+        f"+proj=laea +lat_0={lat:.6f} +lon_0={lon:.6f} +x_0=0 +y_0=0 {shape} +units=m +no_defs"
     )
 
 

@@ -1,4 +1,6 @@
-"""The ``hrgldd`` command: the top layer, driving the builders, the Hub client, training and mapping.
+"""The ``hrgldd`` command: the top layer.
+
+It drives the builders, the Hub client, training and mapping.
 
 Every subcommand lives in a module of this package (or is a layer's own command, such as
 ``baselines.run``) and is imported only when it runs, so ``hrgldd --help`` stays fast.

@@ -31,6 +31,8 @@ COMMANDS: dict[str, str] = {
     "versions": "hrgldd_cli.hub:versions",
     "publish-leaderboard": "hrgldd_cli.hub:publish_leaderboard",
     "train": "baselines.run:main",
+    "map": "hrgldd_cli.map:map_cmd",
+    "publish-model": "hrgldd_cli.map:publish_model",
 }
 
 

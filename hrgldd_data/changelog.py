@@ -1,4 +1,7 @@
-"""Release notes of published versions: the Hub's ``CHANGELOG.md`` and the notes a release carries."""
+"""Release notes of published versions.
+
+The Hub's ``CHANGELOG.md`` and the notes each release carries.
+"""
 
 from __future__ import annotations
 

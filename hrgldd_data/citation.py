@@ -1,4 +1,4 @@
-"""The HR-GLDD paper: the one place its citation is written; every card, builder and loader uses it."""
+"""The HR-GLDD paper's citation, written once: every card, builder and loader uses it."""
 
 from __future__ import annotations
 

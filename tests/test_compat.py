@@ -40,7 +40,8 @@ def test_native_branch_changes_nothing(monkeypatch):
 
 FALLBACK = """
 import sys
-sys.meta_path[:] = [f for f in sys.meta_path if getattr(f, "name", None) != "torchvision"]  # drop the .pth hook
+# drop the .pth hook
+sys.meta_path[:] = [f for f in sys.meta_path if getattr(f, "name", None) != "torchvision"]
 from hrgldd_data import compat
 try:
     compat._load_extension_default()
@@ -53,7 +54,8 @@ def broken():
 assert compat.patch_torchvision(load_extension=broken) == "fallback"
 compat.install_import_hook()
 import torch, torchvision, torchvision.ops, importlib.resources
-boxes = torch.tensor([[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60], [0, 0, 9, 10]], dtype=torch.float32)
+boxes = torch.tensor([[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60], [0, 0, 9, 10]],
+                     dtype=torch.float32)
 scores = torch.tensor([0.9, 0.8, 0.7, 0.95])
 got = torchvision.ops.nms(boxes, scores, 0.5)
 want = compat.nms_reference(boxes, scores, 0.5)

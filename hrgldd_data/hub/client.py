@@ -19,8 +19,6 @@ standard ``HF_ENDPOINT``, read at call time; ``huggingface_hub`` is imported onl
 from __future__ import annotations
 
 import datetime as _dt
-import functools
-import hashlib
 import json
 import logging
 import os
@@ -50,6 +48,16 @@ from hrgldd_data.hub.cache import (
     record_pull,
     repo_cache,
     resolve_repo,
+)
+from hrgldd_data.hub.connection import (
+    endpoint,
+    git_blob_oid,
+    http_reason,
+    hub_api,
+    needs_hub,
+    offline,
+    token_for,
+    unchanged,
 )
 from hrgldd_data.manifest import (
     DERIVED,
@@ -88,64 +96,6 @@ class PublishResult:
     url: str
 
 
-def endpoint() -> str:
-    """The Hub endpoint: ``HF_ENDPOINT`` as set now (huggingface_hub reads it only at import)."""
-    from huggingface_hub import constants
-
-    return (os.environ.get("HF_ENDPOINT") or constants.ENDPOINT).rstrip("/")
-
-
-def offline() -> bool:
-    """True when ``HF_HUB_OFFLINE`` is set now or was set when huggingface_hub was imported."""
-    value = os.environ.get("HF_HUB_OFFLINE", "").upper()
-    if value in ("1", "ON", "YES", "TRUE"):
-        return True
-    from huggingface_hub import constants
-
-    return bool(constants.HF_HUB_OFFLINE)
-
-
-def _api(token: str | None = None):
-    from huggingface_hub import HfApi
-
-    from hrgldd_data._version import __version__
-
-    return HfApi(
-        endpoint=endpoint(), token=token, library_name="hrgldd", library_version=__version__
-    )
-
-
-def _token(repo: str) -> str:
-    from huggingface_hub import get_token
-
-    token = get_token()
-    if not token:
-        raise HubError(
-            "publishing needs a Hugging Face token with write access to "
-            f"{repo}: set HF_TOKEN or run `hf auth login`"
-        )
-    return token
-
-
-# -- remote files ----------------------------------------------------------------------------------
-def git_blob_oid(path: Path) -> str:
-    """Git object id of a file, which the Hub reports for regular (non-LFS) files."""
-    digest = hashlib.sha1(b"blob %d\0" % path.stat().st_size)
-    with open(path, "rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _unchanged(local: Path, remote) -> bool:
-    """True when the remote file (a ``RepoFile``) already holds the local bytes."""
-    if remote is None or remote.size != local.stat().st_size:
-        return False
-    if remote.lfs is not None:
-        return remote.lfs.sha256 == sha256_file(local)
-    return remote.blob_id == git_blob_oid(local)
-
-
 def _remote_tree(api, repo: str, revision: str, folder: str | None = None) -> dict[str, Any]:
     """path -> ``RepoFile`` of every file of ``repo`` at ``revision`` (below ``folder``)."""
     from huggingface_hub import RepoFile
@@ -177,38 +127,6 @@ def _download(api, repo: str, revision: str, rel: str, folder: Path, *, force: b
     )
 
 
-def _transport_errors() -> tuple[type[BaseException], ...]:
-    """Exception types of a failed connection in the HTTP library under huggingface_hub."""
-    types: list[type[BaseException]] = []
-    for module in ("httpx2", "httpx"):
-        try:
-            types.append(__import__(module).TransportError)
-        except (ImportError, AttributeError):
-            continue
-    return tuple(types)
-
-
-def _needs_hub(func):
-    """Turn a failed connection to the Hub into a :class:`HubError` saying where and what to do."""
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        except _transport_errors() as err:
-            raise HubError(
-                f"cannot reach the Hugging Face Hub at {endpoint()} ({err}). Check the network and "
-                "HF_ENDPOINT; versions already pulled open offline (HF_HUB_OFFLINE=1)."
-            ) from err
-
-    return wrapper
-
-
-def _http_reason(err: Exception) -> str:
-    """First line of a huggingface_hub HTTP error (its text never holds the token)."""
-    return str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-
-
 # -- publish ---------------------------------------------------------------------------------------
 def _remote_leaderboards(api, repo: str, head: str | None, remote: dict[str, Any], folder: Path):
     """version -> Markdown of the leaderboards published on ``main`` (read from its files)."""
@@ -222,7 +140,7 @@ def _remote_leaderboards(api, repo: str, head: str | None, remote: dict[str, Any
     return boards
 
 
-@_needs_hub
+@needs_hub
 def publish(
     archive: str | os.PathLike[str],
     repo: str | None = None,
@@ -258,8 +176,8 @@ def publish(
             f"refusing to publish {archive}: manifest says {name} {version} but the archive says "
             f"{release.name} {release.version}; rebuild the release"
         )
-    token = _token(repo)
-    api = _api(token)
+    token = token_for(repo)
+    api = hub_api(token)
     tag = f"v{version}"
     try:
         api.create_repo(repo, repo_type="dataset", exist_ok=True, private=private)
@@ -318,7 +236,7 @@ def publish(
             additions = [
                 CommitOperationAdd(rel, str(path))
                 for rel, path in sorted(files.items())
-                if not _unchanged(path, remote.get(rel))
+                if not unchanged(path, remote.get(rel))
             ]
             deletions = [
                 CommitOperationDelete(rel)
@@ -344,7 +262,7 @@ def publish(
         )
     except HfHubHTTPError as err:
         raise HubError(
-            f"publishing {name} {version} to {repo} failed: {_http_reason(err)}. Re-run to finish."
+            f"publishing {name} {version} to {repo} failed: {http_reason(err)}. Re-run to finish."
         ) from err
     return PublishResult(
         repo,
@@ -369,14 +287,14 @@ class PublishedManifest:
     sha256: str
 
 
-@_needs_hub
+@needs_hub
 def published_manifest(version: str, repo: str | None = None) -> PublishedManifest:
     """The ``manifest.json`` of a published version, checked against the Hub's tree."""
     from huggingface_hub.errors import HfHubHTTPError
 
     repo = resolve_repo(repo)
     version = version.removeprefix("v")
-    api = _api()
+    api = hub_api()
     published = _published(api, repo)
     if version not in published:
         raise HubError(
@@ -392,17 +310,17 @@ def published_manifest(version: str, repo: str | None = None) -> PublishedManife
             manifest = read_manifest(path.parent)
             digest = sha256_file(path)
     except HfHubHTTPError as err:
-        raise HubError(f"reading {repo} {version} failed: {_http_reason(err)}") from err
+        raise HubError(f"reading {repo} {version} failed: {http_reason(err)}") from err
     except ArchiveError as err:
         raise HubError(f"{repo} {version} (commit {commit[:12]}): {err}") from err
     return PublishedManifest(repo, version, commit, manifest, digest)
 
 
-@_needs_hub
+@needs_hub
 def leaderboards(repo: str | None = None) -> dict[str, str]:
     """Versions with a leaderboard on ``main`` -> the path of its Markdown file."""
     repo = resolve_repo(repo)
-    api = _api()
+    api = hub_api()
     refs = api.list_repo_refs(repo, repo_type="dataset")
     head = next((b.target_commit for b in refs.branches if b.name == "main"), None)
     if head is None:
@@ -415,7 +333,7 @@ def leaderboards(repo: str | None = None) -> dict[str, str]:
     return dict(sorted(found.items(), key=lambda item: parse_version(item[0])))
 
 
-@_needs_hub
+@needs_hub
 def publish_leaderboard(
     version: str,
     *,
@@ -440,7 +358,7 @@ def publish_leaderboard(
     repo = resolve_repo(repo)
     version = version.removeprefix("v")
     parse_version(version)
-    token = _token(repo)
+    token = token_for(repo)
     published = published_manifest(version, repo)
     if published.sha256 != manifest_sha256:
         raise HubError(
@@ -450,7 +368,7 @@ def publish_leaderboard(
             f"version (`hrgldd pull --version {version} --repo {repo}`), score it "
             f"(`python -m baselines.run --release {version}`) and publish those results"
         )
-    api = _api(token)
+    api = hub_api(token)
     try:
         refs = api.list_repo_refs(repo, repo_type="dataset")
         head = next(b.target_commit for b in refs.branches if b.name == "main")
@@ -491,7 +409,7 @@ def publish_leaderboard(
             additions = [
                 CommitOperationAdd(rel, str(out / rel))
                 for rel in sorted(files)
-                if not _unchanged(out / rel, remote.get(rel))
+                if not unchanged(out / rel, remote.get(rel))
             ]
             commit = head
             if additions:
@@ -507,7 +425,7 @@ def publish_leaderboard(
                 commit = info.oid
     except HfHubHTTPError as err:
         raise HubError(
-            f"publishing the leaderboard of {version} to {repo} failed: {_http_reason(err)}. "
+            f"publishing the leaderboard of {version} to {repo} failed: {http_reason(err)}. "
             "Re-run to finish."
         ) from err
     return PublishResult(
@@ -535,12 +453,12 @@ def _published(api, repo: str) -> dict[str, str]:
         ) from err
     except HfHubHTTPError as err:
         raise HubError(
-            f"cannot list versions of {repo} on {endpoint()}: {_http_reason(err)}"
+            f"cannot list versions of {repo} on {endpoint()}: {http_reason(err)}"
         ) from err
     return {m.group(1): t.target_commit for t in refs.tags if (m := _TAG_RE.match(t.name))}
 
 
-@_needs_hub
+@needs_hub
 def versions(
     repo: str | None = None, cache_dir: str | os.PathLike[str] | None = None
 ) -> list[VersionInfo]:
@@ -557,7 +475,7 @@ def versions(
             for v in cached_versions(repo, cache_dir)
         ]
         return sorted(found, key=lambda info: parse_version(info.version))
-    api = _api()
+    api = hub_api()
     published = _published(api, repo)
     if not published:
         return []
@@ -575,7 +493,7 @@ def versions(
 
 
 def _remote_changelog(repo: str, commit: str, cache_dir) -> dict[str, VersionInfo]:
-    api = _api()
+    api = hub_api()
     tree = _remote_tree(api, repo, commit)
     if CHANGELOG not in tree:
         return {}
@@ -794,7 +712,7 @@ def _download_release(
     return target, manifest, manifest_sha, derived_sha
 
 
-@_needs_hub
+@needs_hub
 def pull(
     version: str | None = None,
     repo: str | None = None,
@@ -830,7 +748,7 @@ def pull(
         _check_cached(cached[chosen], repo, chosen)
         return cached[chosen]
 
-    api = _api()
+    api = hub_api()
     published = _published(api, repo)
     if not published:
         raise HubError(f"{repo} has no published versions (no vX.Y.Z tags)")
@@ -868,7 +786,7 @@ def pull(
             )
         except HfHubHTTPError as err:
             raise HubError(
-                f"downloading {repo} {version} failed: {_http_reason(err)}. Re-run to resume."
+                f"downloading {repo} {version} failed: {http_reason(err)}. Re-run to resume."
             ) from err
         changelog = target / CHANGELOG
         notes = parse_changelog(changelog.read_text()).get(version) if changelog.is_file() else None

@@ -10,10 +10,6 @@ preupload answer always says ``regular`` so the client never takes the LFS/Xet p
 
 from __future__ import annotations
 
-#: Token and repo the tests publish with.
-TOKEN = "hf_test_token"
-REPO = "test-org/hr-gldd"
-
 import base64
 import hashlib
 import json
@@ -25,6 +21,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import yaml
+
+#: Token and repo the tests publish with.
+TOKEN = "hf_test_token"
+REPO = "test-org/hr-gldd"
 
 _API = re.compile(
     r"^/api/(models|datasets|spaces)/([^/]+/[^/]+)/(refs|revision|tree|paths-info|preupload|commit|tag)(?:/(.*))?$"
