@@ -34,7 +34,7 @@ tg = pytest.importorskip("hrgldd_data.torchgeo")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "loaders"))
 from per_test_set import check_per_test_set_scores  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 NEW_EVENT = ("delta_2022", "unseen", "rainfall")
 
 

@@ -1,6 +1,6 @@
 """The check that TorchGeo's stock test loop gives the product's evaluator's per-test-set scores.
 
-Shared by the loader tests and the new-version test (``tests/hub``): a small FCN through
+Shared by the loader tests and the new-version test (``tests/hrgldd_data/hub``): a small FCN through
 :class:`HRGLDDSegmentationTask` and :class:`HRGLDDDataModule`, tested with Lightning's own
 ``Trainer.test``, against ``baselines.evaluate.score_test_sets`` on the same probabilities.
 """

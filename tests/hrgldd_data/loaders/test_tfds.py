@@ -16,7 +16,7 @@ from hrgldd_data import ReleaseNotFoundError  # noqa: E402
 from hrgldd_data.archive import open_archive  # noqa: E402
 from hrgldd_data.manifest import read_manifest  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _load(name: str, manual_dir: Path | None, data_dir: Path, **kwargs):

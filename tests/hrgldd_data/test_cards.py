@@ -29,8 +29,8 @@ from hrgldd_data.manifest import read_manifest, verify_release
 from hrgldd_data.schema import SPLIT_CODES
 from hrgldd_data.writer import ReleaseWriter
 
-CARDS_DIR = Path(__file__).resolve().parents[1] / "cards"
-TABLE1 = Path(__file__).resolve().parents[2] / "shared" / "paper" / "table1_sites.csv"
+CARDS_DIR = Path(__file__).resolve().parents[2] / "cards"
+TABLE1 = Path(__file__).resolve().parents[3] / "shared" / "paper" / "table1_sites.csv"
 #: Three events of the paper's Table 1 (two dataset sites, one unseen) with their statistics.
 PAPER_ROWS = [
     {

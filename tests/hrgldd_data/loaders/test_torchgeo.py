@@ -17,7 +17,7 @@ from torchgeo.datasets import DatasetNotFoundError  # noqa: E402
 from torchgeo.datasets.errors import RGBBandsMissingError  # noqa: E402
 
 HRGLDD, HRGLDDDataModule = tg.HRGLDD, tg.HRGLDDDataModule
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.mark.parametrize("split", ["train", "val", "test"])

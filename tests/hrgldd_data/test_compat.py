@@ -11,7 +11,7 @@ import pytest
 
 from hrgldd_data import compat
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _run(code: str, *args: str) -> subprocess.CompletedProcess:
