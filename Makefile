@@ -23,6 +23,8 @@ demo: $(STAMP)
 	$(PY) -m baselines.run --quick --release data/releases/hr_gldd_sample-1.0.0 --out data/results
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest
 
 bench: $(STAMP)

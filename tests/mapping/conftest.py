@@ -18,7 +18,7 @@ torch = pytest.importorskip("torch")
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-# The Hub fixtures (server on 127.0.0.1, token, endpoint, no other network) of tests/hrgldd_data/hub.
+# The Hub fixtures of tests/hrgldd_data/hub (server on 127.0.0.1, token, endpoint, no network).
 _spec = importlib.util.spec_from_file_location(
     "hub_fixtures", Path(__file__).parents[1] / "hrgldd_data" / "hub" / "conftest.py"
 )
