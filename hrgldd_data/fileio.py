@@ -69,4 +69,15 @@ def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-__all__ = ["atomic_path", "atomic_write", "atomic_write_with", "sha256_file"]
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs (its temporary files are then not stale)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user
+        return True
+    return True
+
+
+__all__ = ["atomic_path", "atomic_write", "atomic_write_with", "pid_alive", "sha256_file"]

@@ -31,6 +31,7 @@ from zarr.codecs import BloscCodec
 from zarr.storage import LocalStore
 
 from hrgldd_data.errors import ArchiveError, ReleaseExistsError
+from hrgldd_data.fileio import pid_alive
 from hrgldd_data.manifest import write_manifest
 from hrgldd_data.schema import (
     DTYPES,
@@ -515,19 +516,9 @@ def remove_stale_partials(root: Path, dirname: str) -> None:
     """Delete temporary directories of ``dirname`` left by builds that were killed."""
     for stale in root.glob(f".{dirname}{PARTIAL_MARK}*"):
         pid = stale.name.rsplit(PARTIAL_MARK, 1)[-1]
-        if pid.isdigit() and int(pid) != os.getpid() and _pid_alive(int(pid)):
+        if pid.isdigit() and int(pid) != os.getpid() and pid_alive(int(pid)):
             continue
         shutil.rmtree(stale, ignore_errors=True)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _counts(sites: list[str], site_codes: np.ndarray, split: np.ndarray) -> dict[str, Any]:

@@ -39,6 +39,7 @@ from rasterio.windows import Window, from_bounds
 
 from builders.stats import equal_area_crs
 from hrgldd_data.errors import HrglddError
+from hrgldd_data.fileio import pid_alive
 
 PROBABILITY_NODATA = float("nan")
 MASK_NODATA = 255
@@ -334,19 +335,9 @@ def remove_stale_stages(folder: Path) -> None:
     """Delete stage files that killed runs left in an output folder (their process is gone)."""
     for stale in folder.glob(".*.stage-*.tif"):
         pid = stale.name.rsplit(".stage-", 1)[-1].split(".", 1)[0]
-        if pid.isdigit() and int(pid) != os.getpid() and _alive(int(pid)):
+        if pid.isdigit() and int(pid) != os.getpid() and pid_alive(int(pid)):
             continue
         stale.unlink(missing_ok=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 __all__ = [
