@@ -198,10 +198,10 @@ def leg_torchgeo(scene: Path, model: Path, out: Path, stride: int) -> dict:
     from torchgeo.samplers import GridGeoSampler
 
     from baselines.train import load_weights
+    from hrgldd_data.transforms import Normalization
 
     config = json.loads((model / "config.json").read_text())["data"]["normalization"]
-    mean = torch.tensor(config["mean"]).view(1, -1, 1, 1)
-    std = torch.tensor(config["std"]).view(1, -1, 1, 1)
+    normalize = Normalization.from_config(config)  # the model's own, as a careful user would
     network = load_weights(model)
 
     class Scene(RasterDataset):
@@ -219,7 +219,7 @@ def leg_torchgeo(scene: Path, model: Path, out: Path, stride: int) -> dict:
     windows = 0
     with torch.no_grad():
         for batch in loader:
-            x = (batch["image"][:, [2, 1, 0, 3]].float() - mean) / std  # B,G,R,NIR -> R,G,B,NIR
+            x = normalize(batch["image"][:, [2, 1, 0, 3]].float())  # B,G,R,NIR -> R,G,B,NIR
             probs = torch.sigmoid(network(x))[:, 0].numpy()
             for bounds, p in zip(batch["bounds"], probs, strict=True):
                 col = round((bounds[0].start - transform.c) / transform.a)
