@@ -114,7 +114,7 @@ def _check_row(path: Path, n: int, row: Any, release: dict, entries: dict) -> No
         if value is not None and (
             not isinstance(value, int | float) or abs(value - expected) > TOLERANCE
         ):
-            raise bad(f"says {metric} {value!r}, but its TP/FP/FN give {expected:.6f}")
+            raise bad(f"says {metric} {value!r}, but its pixel counts give {expected:.6f}")
     bounded = ("pb_precision", "pb_recall", "pb_f1", "pb_iou", "auroc", "auprc", "f1_low")
     for metric in (*bounded, "f1_high", "predicted_fraction", "prob_mean", "prob_std"):
         value = row.get(metric)

@@ -132,6 +132,14 @@ def test_a_hand_edited_score_is_refused(hub, scored):
     _refused(hub, scored, "results.json", "but its TP/FP/FN give")
 
 
+def test_an_edited_trivial_floor_is_refused(hub, scored):
+    data = json.loads((scored / "results.json").read_text())
+    data["rows"][0]["trivial_f1"] = 0.05  # a lower floor would flatter every entry
+    (scored / "results.json").write_text(json.dumps(data))
+    (scored / "leaderboard.md").unlink()
+    _refused(hub, scored, "results.json", "says trivial_f1 0.05, but its pixel counts give")
+
+
 def test_an_edited_leaderboard_markdown_is_refused(hub, scored):
     md = scored / "leaderboard.md"
     md.write_text(md.read_text().replace("| perfect |", "| perfect (SOTA) |"))
@@ -143,6 +151,9 @@ def test_consistently_edited_patch_counts_are_refused(hub, scored):
     row = next(r for r in data["rows"] if r["collection"] == 1)
     row["n_patches"] += 1
     row["tn"] += 128 * 128
+    # ... and the scores derived from the pixel counts with them: only the release can tell
+    fraction = (row["tp"] + row["fn"]) / (row["n_patches"] * 128 * 128)
+    row["landslide_fraction"], row["trivial_f1"] = fraction, 2 * fraction / (1 + fraction)
     (scored / "results.json").write_text(json.dumps(data))
     (scored / "leaderboard.md").unlink()
     _refused(hub, scored, "c1/test", "as published has")
