@@ -1,7 +1,7 @@
 """Rapid mapping: turn post-event scenes into landslide probability rasters and polygons.
 
 >>> from mapping import map_scene
->>> result = map_scene("post_event.tif", "runs/unet-b4-lr0.001-f16-s0", "maps/")
+>>> result = map_scene("post_event.tif", "runs/unet-default-b4-lr0.001-f16-s0", "maps/")
 >>> result.outputs["post_event"]["polygons"], result.summary["landslides"]
 
 ``hrgldd map`` is the command; :mod:`mapping.run` documents the flow, :mod:`mapping.infer` the

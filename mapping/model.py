@@ -166,8 +166,8 @@ def read_config(folder: Path) -> dict[str, Any]:
         raise _refuse(
             folder,
             f"incomplete model folder (missing {', '.join(missing)})",
-            "give the folder of a trained run (it holds model.safetensors and config.json, "
-            "e.g. data/results/<release>/runs/unet-b4-lr0.001-f16-s0) or a Hub model ORG/NAME",
+            "give the folder of a trained run (it holds model.safetensors and config.json, e.g. "
+            "data/results/<release>/runs/unet-default-b4-lr0.001-f16-s0) or a Hub model ORG/NAME",
         )
     try:
         config = json.loads((folder / CONFIG).read_text())
