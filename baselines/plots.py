@@ -15,20 +15,35 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from baselines.leaderboard import Leaderboard  # noqa: E402
+from baselines.metrics import trivial_f1  # noqa: E402
 from hrgldd_data.archive import Release  # noqa: E402
 from hrgldd_data.rendering import display_bands, stretch  # noqa: E402
 from hrgldd_data.schema import COLLECTIONS  # noqa: E402
 
 RADAR_METRICS = (("precision", "Precision"), ("recall", "Recall"), ("f1", "F1"), ("iou", "IoU"))
+#: Legend label of the all-landslide floor on the radar charts.
+FLOOR = "all landslide (floor)"
+
+
+def all_landslide_scores(landslide_fraction: float) -> dict[str, float]:
+    """P, R, F1 and IoU of predicting every pixel as landslide: the floor drawn on each radar."""
+    return {
+        "precision": landslide_fraction,
+        "recall": 1.0 if landslide_fraction > 0 else 0.0,
+        "f1": trivial_f1(landslide_fraction),
+        "iou": landslide_fraction,
+    }
 
 
 def radar_charts(board: Leaderboard, folder: str | Path) -> list[Path]:
     """One PNG per collection: a radar of P, R, F1, IoU (pooled, mean over seeds) per test set,
-    one line per entry."""
+    one line per entry, and a dashed line for predicting all-landslide on that test set (only
+    patches with landslides are kept, so that floor is far from 0)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     entries = board.entry_names()
     sums = {m: board.summary(m) for m, _ in RADAR_METRICS}
+    truth = board.truth()
     colours = plt.get_cmap("tab10")
     angles = np.linspace(0, 2 * np.pi, len(RADAR_METRICS), endpoint=False)
     closed = np.concatenate([angles, angles[:1]])
@@ -54,6 +69,10 @@ def radar_charts(board: Leaderboard, folder: str | Path) -> list[Path]:
                 data = np.array([v[0] for v in values] + [values[0][0]])
                 ax.plot(closed, data, color=colours(k % 10), linewidth=1.5, label=entry)
                 ax.fill(closed, data, color=colours(k % 10), alpha=0.08)
+            if (collection, test_set) in truth:
+                floor = all_landslide_scores(truth[(collection, test_set)]["fraction"])
+                data = np.array([floor[m] for m, _ in RADAR_METRICS] + [floor["precision"]])
+                ax.plot(closed, data, color="black", linestyle="--", linewidth=1.0, label=FLOOR)
             ax.set_xticks(angles, [label for _, label in RADAR_METRICS], fontsize=8)
             ax.set_ylim(0, 1)
             ax.set_yticks([0.25, 0.5, 0.75], ["", "0.5", ""], fontsize=7)

@@ -397,3 +397,21 @@ def test_leave_one_event_out_needs_two_events(tmp_path):
         + ["--protocol", "leave-one-event-out", "--models", "unet", *TINY],
     )
     assert result.exit_code != 0 and "has 1 dataset event(s) (solo)" in result.output
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.046, 0.5])
+def test_the_radar_floor_is_what_predicting_all_landslide_scores(fraction):
+    import torch
+
+    from baselines.metrics import SegmentationScores
+    from baselines.plots import all_landslide_scores
+
+    n = 1000
+    target = torch.zeros(1, 1, 1, n)
+    target[..., : round(fraction * n)] = 1
+    scores = SegmentationScores()
+    scores.update(torch.ones_like(target), target)  # every pixel called landslide
+    pooled = scores.compute()["pooled"]
+    floor = all_landslide_scores(round(fraction * n) / n)
+    for metric in ("precision", "recall", "f1", "iou"):
+        assert floor[metric] == pytest.approx(pooled[metric], abs=1e-6), metric
