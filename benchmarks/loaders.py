@@ -1,11 +1,12 @@
 """Loader throughput: shuffled batches of 32 through TorchGeo, tfds.load and Hugging Face
 `datasets`, against a NumPy memmap of the same patches read in the same run.
 
-    python -m benchmarks.loaders [--release DIR] [--epochs N] [--json out.json]
+    python -m benchmarks.loaders [--release DIR] [--scale K] [--epochs N] [--json out.json]
 
 Without ``--release`` a synthetic release of HR-GLDD's size is written first (1,760 patches of
 eight dataset sites split 60/20/20, plus two unseen events; shards of 256 patches as the builder
-writes them). Every loader reads the train split.
+writes them); ``--scale K`` makes every site K times larger, as a release with more events would
+be. Every loader reads the train split.
 
 * reference: a NumPy memmap (``.npy``) of the same train patches, converted per batch as the
   TorchGeo dataset converts them (images float32, masks int64).
@@ -40,15 +41,16 @@ BATCH = 32
 DATASET_SITES, PER_DATASET_SITE, UNSEEN_SITES, PER_UNSEEN_SITE = 8, 220, 2, 120
 
 
-def make_hrgldd_sized_release(root: Path, seed: int = 0) -> Path:
-    """A synthetic release of HR-GLDD's size written by the real ReleaseWriter (builder shards)."""
+def make_hrgldd_sized_release(root: Path, seed: int = 0, scale: int = 1) -> Path:
+    """A synthetic release of HR-GLDD's size (times ``scale``) written by the real ReleaseWriter
+    (builder shards)."""
     from hrgldd_data.schema import PATCH_SIZE, SPLIT_CODES
     from hrgldd_data.writer import ReleaseWriter
 
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[:PATCH_SIZE, :PATCH_SIZE]
-    sites = [(f"site{k}_2020", "train", PER_DATASET_SITE) for k in range(DATASET_SITES)]
-    sites += [(f"unseen{k}_2021", "unseen", PER_UNSEEN_SITE) for k in range(UNSEEN_SITES)]
+    sites = [(f"site{k}_2020", "train", PER_DATASET_SITE * scale) for k in range(DATASET_SITES)]
+    sites += [(f"unseen{k}_2021", "unseen", PER_UNSEEN_SITE * scale) for k in range(UNSEEN_SITES)]
     split, meta, scenes = [], [], []
     with ReleaseWriter(root, "hr_gldd", "1.0.0") as writer:
         for code, (site, role, n) in enumerate(sites):
@@ -87,7 +89,7 @@ def make_hrgldd_sized_release(root: Path, seed: int = 0) -> Path:
                     "crs": "EPSG:32643",
                     "transform": [3.0, 0.0, 500000.0 + 50000 * code, 0.0, -3.0, 1000000.0],
                     "width": 32 * PATCH_SIZE,
-                    "height": 8 * PATCH_SIZE,
+                    "height": -(-n // 32) * PATCH_SIZE,
                 }
             )
         attrs = {"sites": meta, "scenes": scenes, "synthetic": True, "notes": "Benchmark."}
@@ -233,6 +235,9 @@ def datasets_loader(
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--release", type=Path, help="release directory (default: generate one)")
+    parser.add_argument(
+        "--scale", type=int, default=1, help="generated release: K times HR-GLDD's size"
+    )
     parser.add_argument("--epochs", type=int, default=4, help="epochs per loader (first = cold)")
     parser.add_argument("--workers", type=int, default=0, help="DataLoader workers for TorchGeo")
     parser.add_argument(
@@ -259,7 +264,7 @@ def main(argv: list[str] | None = None) -> dict:
         release = args.release
         if release is None:
             start = time.perf_counter()
-            release = make_hrgldd_sized_release(tmp / "releases")
+            release = make_hrgldd_sized_release(tmp / "releases", scale=args.scale)
             print(f"wrote a synthetic HR-GLDD-sized release in {time.perf_counter() - start:.0f} s")
         opened = open_archive(release)
         images, masks = opened.read(opened.indices("train"))

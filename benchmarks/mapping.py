@@ -16,7 +16,14 @@ run (the machine may be shared):
 - ``large``: ``map_scene`` on a 16,000 x 16,000 scene (a tilted strip, about 25 % valid, stride
   128 to fit a few minutes on two cores) for the peak memory.
 
-    python -m benchmarks.mapping [--size 2048] [--large 16000] [--workdir data/bench_mapping]
+``--model-free`` also runs pipeline, floor and TorchGeo with the U-Net replaced by a 1x1
+convolution (same inputs and outputs, almost no arithmetic): what is left is each pipeline's own
+cost (reading, windowing, normalizing, blending, writing). On this CPU both full pipelines are
+bound by the U-Net's forward passes, so their ratio says little about the pipelines; the
+model-free ratio is the one an accelerator, where forward passes are cheap, approaches.
+
+    python -m benchmarks.mapping [--size 2048] [--large 16000] [--model-free]
+                                 [--workdir data/bench_mapping]
 
 Goals (issue 11): pipeline / floor >= 0.7; TorchGeo time / pipeline time >= 3; peak memory of
 the 16,000 x 16,000 map <= 2 GB. Also reports km2/s of 3 m imagery.
@@ -138,11 +145,30 @@ def train_model(folder: Path, seed: int = 0) -> Path:
 
 
 # -- legs (each in its own process) ---------------------------------------------------------------
-def leg_pipeline(scene: Path, model: Path, out: Path, stride: int) -> dict:
+def cheap_network():
+    """A 1x1 convolution standing in for the U-Net (``--model-free``): same input and output
+    shapes, channels-last as ``load_model`` leaves the U-Net, almost no arithmetic.
+
+    It is a spectral scar detector on the normalized R,G,B,NIR input (bright red, dark NIR),
+    so the mask and polygons it leads to resemble the U-Net's: random weights would mark half
+    the scene and time polygonizing noise instead of the pipeline.
+    """
+    import torch
+
+    network = torch.nn.Conv2d(4, 1, kernel_size=1)
+    with torch.no_grad():
+        network.weight.copy_(torch.tensor([2.0, 0.0, 0.0, -2.0]).reshape(1, 4, 1, 1))
+        network.bias.fill_(-6.8)  # midway between vegetation and scars
+    return network.to(memory_format=torch.channels_last).eval()
+
+
+def leg_pipeline(scene: Path, model: Path, out: Path, stride: int, free: bool = False) -> dict:
     from mapping import map_scene
     from mapping.model import load_model
 
     loaded = load_model(model)
+    if free:
+        loaded.network = cheap_network()
     start = time.perf_counter()
     result = map_scene(
         scene, loaded, out, stride=stride, batch_size=BATCH, overwrite=True, progress=False
@@ -158,7 +184,7 @@ def leg_pipeline(scene: Path, model: Path, out: Path, stride: int) -> dict:
     }
 
 
-def leg_floor(scene: Path, model: Path, stride: int) -> dict:
+def leg_floor(scene: Path, model: Path, stride: int, free: bool = False) -> dict:
     """The same windows as the pipeline (same grid, same nodata skipping), in memory."""
     import rasterio
 
@@ -167,6 +193,8 @@ def leg_floor(scene: Path, model: Path, stride: int) -> dict:
     from mapping.scene import open_scene, read_region
 
     loaded = load_model(model)
+    if free:
+        loaded.network = cheap_network()
     opened = open_scene(scene, loaded)
     grid = Grid(opened.height, opened.width, stride)
     m = grid.margin
@@ -190,7 +218,7 @@ def leg_floor(scene: Path, model: Path, stride: int) -> dict:
     return {"seconds": time.perf_counter() - start, "windows": len(windows)}
 
 
-def leg_torchgeo(scene: Path, model: Path, out: Path, stride: int) -> dict:
+def leg_torchgeo(scene: Path, model: Path, out: Path, stride: int, free: bool = False) -> dict:
     import rasterio
     import torch
     from torch.utils.data import DataLoader
@@ -202,7 +230,7 @@ def leg_torchgeo(scene: Path, model: Path, out: Path, stride: int) -> dict:
 
     config = json.loads((model / "config.json").read_text())["data"]["normalization"]
     normalize = Normalization.from_config(config)  # the model's own, as a careful user would
-    network = load_weights(model)
+    network = cheap_network() if free else load_weights(model)
 
     class Scene(RasterDataset):
         filename_glob = scene.name
@@ -263,17 +291,25 @@ def main() -> None:
     parser.add_argument("--leg", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--scene", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--stride", type=int, default=STRIDE, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--model-free",
+        action="store_true",
+        help="also time the three legs with a 1x1 convolution instead of the U-Net",
+    )
+    parser.add_argument("--free", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     work = args.workdir
     model = work / "model"
 
     if args.leg:
+        free = args.free
         if args.leg == "pipeline":
-            result = leg_pipeline(args.scene, model, work / f"out-{args.scene.stem}", args.stride)
+            out = work / f"out-{args.scene.stem}{'-free' if free else ''}"
+            result = leg_pipeline(args.scene, model, out, args.stride, free)
         elif args.leg == "floor":
-            result = leg_floor(args.scene, model, args.stride)
+            result = leg_floor(args.scene, model, args.stride, free)
         else:
-            result = leg_torchgeo(args.scene, model, work / "out-torchgeo", args.stride)
+            result = leg_torchgeo(args.scene, model, work / "out-torchgeo", args.stride, free)
         result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(json.dumps(result))
         return
@@ -298,6 +334,23 @@ def main() -> None:
         "speedup_vs_torchgeo": legs["torchgeo"]["seconds"] / legs["pipeline"]["seconds"],
         "km2_per_s": legs["pipeline"]["area_km2"] / legs["pipeline"]["seconds"],
     }
+    if args.model_free:
+        free_runs: dict[str, list[dict]] = {"pipeline": [], "floor": [], "torchgeo": []}
+        for _ in range(2):
+            for leg in free_runs:
+                free_runs[leg].append(_run_leg(["--leg", leg, "--free", *common]))
+        free = {leg: min(found, key=lambda r: r["seconds"]) for leg, found in free_runs.items()}
+        report["model_free"] = {
+            "legs": free,
+            "all_seconds": {
+                leg: [round(r["seconds"], 2) for r in rs] for leg, rs in free_runs.items()
+            },
+            "speedup_vs_torchgeo": free["torchgeo"]["seconds"] / free["pipeline"]["seconds"],
+            "forward_share": {  # share of each full pipeline's time spent in the U-Net
+                "pipeline": 1 - free["pipeline"]["seconds"] / legs["pipeline"]["seconds"],
+                "torchgeo": 1 - free["torchgeo"]["seconds"] / legs["torchgeo"]["seconds"],
+            },
+        }
     if args.large:
         big = make_scene(work / f"scene-{args.large}.tif", args.large, valid_fraction=0.25, seed=1)
         report["large"] = _run_leg(
@@ -310,6 +363,17 @@ def main() -> None:
         f"throughput: {report['km2_per_s']:.2f} km2/s of 3 m imagery "
         f"({legs['pipeline']['windows']} windows in {legs['pipeline']['seconds']:.1f} s)"
     )
+    if "model_free" in report:
+        free = report["model_free"]
+        print(
+            f"model-free (1x1 convolution instead of the U-Net): pipeline "
+            f"{free['legs']['pipeline']['seconds']:.2f} s, floor "
+            f"{free['legs']['floor']['seconds']:.2f} s, TorchGeo "
+            f"{free['legs']['torchgeo']['seconds']:.2f} s: TorchGeo time / pipeline time "
+            f"{free['speedup_vs_torchgeo']:.2f}x; the U-Net's share of the full time: "
+            f"{free['forward_share']['pipeline']:.0%} (pipeline), "
+            f"{free['forward_share']['torchgeo']:.0%} (TorchGeo)"
+        )
     if "large" in report:
         large = report["large"]
         print(

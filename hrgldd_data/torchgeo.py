@@ -215,6 +215,7 @@ class HRGLDD(NonGeoDataset):
         self._band_index = [self.release.bands.index(b) for b in self.bands]
         self._images: np.ndarray | None = None
         self._masks: np.ndarray | None = None
+        self._rows: np.ndarray | None = None  # row of each selected patch in _images/_masks
         self._geo: tuple[list[str], np.ndarray] | None = None
         self._site_names: list[str] = []
 
@@ -291,22 +292,25 @@ class HRGLDD(NonGeoDataset):
 
     # -- data ----------------------------------------------------------------------------------
     def preload(self) -> HRGLDD:
-        """Load the selected patches into memory now (otherwise done on first access).
+        """Make the selected patches readable now (otherwise done on first access).
 
-        They are copied from the release's decoded copy in hrgldd's cache
-        (:mod:`hrgldd_data.decoded`, memory-mapped; written by the first dataset that reads the
-        release); without it (``HRGLDD_DECODED_CACHE=0``, no space) they are decoded, whole
-        shards at a time (:mod:`hrgldd_data.shards`). Call it before DataLoader workers fork so
-        that they share the arrays.
+        They are read from the release's decoded copy in hrgldd's cache
+        (:mod:`hrgldd_data.decoded`, written by the first dataset that reads the release),
+        memory-mapped: nothing is copied up front, each batch gathers its rows, and forked
+        DataLoader workers share the pages. Without the copy (``HRGLDD_DECODED_CACHE=0``, no
+        space) the selection is decoded into memory, whole shards at a time
+        (:mod:`hrgldd_data.shards`); call it before workers fork so that they share those arrays.
         """
         if self._images is None:
             from hrgldd_data.decoded import decoded_arrays
 
             decoded = decoded_arrays(self.release)
-            if decoded is not None:  # the selection, copied once from the memory map
-                self._images, self._masks = (np.ascontiguousarray(a[self.indices]) for a in decoded)
+            if decoded is not None:
+                self._images, self._masks = decoded
+                self._rows = self.indices
             else:
                 self._images, self._masks = read_patches(self.release, self.indices)
+                self._rows = np.arange(self.indices.size)
             self._geo = _patch_bounds(self.release, self.indices)
             names, codes = self.release.sites, self.release.table["site"][self.indices]
             self._site_names = [names[int(c)] for c in codes]
@@ -340,11 +344,13 @@ class HRGLDD(NonGeoDataset):
         idx = np.where(idx < 0, idx + n, idx)
         self.preload()
         assert self._images is not None and self._masks is not None and self._geo is not None
-        picked = self._images[idx]
+        assert self._rows is not None
+        rows = self._rows[idx]
+        picked = self._images[rows]
         if self._band_index != list(range(picked.shape[1])):
             picked = picked[:, self._band_index]
         images = torch.from_numpy(picked.astype(np.float32)).unbind(0)
-        masks = torch.from_numpy(self._masks[idx].astype(np.int64)).unbind(0)
+        masks = torch.from_numpy(self._masks[rows].astype(np.int64)).unbind(0)
         crs_list, bounds_all = self._geo
         bounds = torch.from_numpy(bounds_all[idx]).unbind(0)
         sites = self._site_names
@@ -380,9 +386,12 @@ class HRGLDD(NonGeoDataset):
         return batch
 
     def __getstate__(self) -> dict[str, Any]:
-        """Pickle without the open Zarr group (spawned workers reopen the release by path)."""
+        """Pickle without the open Zarr group (spawned workers reopen the release by path) and
+        without memory maps (pickling one would copy the whole release; workers map it again)."""
         state = self.__dict__.copy()
         state["release"] = str(self.release.path)
+        if isinstance(self._images, np.memmap):
+            state["_images"] = state["_masks"] = state["_rows"] = None
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:

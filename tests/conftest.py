@@ -17,9 +17,12 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
 @pytest.fixture(autouse=True)
 def _isolated_release_places(tmp_path_factory, monkeypatch):
-    """No test sees the user's pulled releases or a release folder named by the environment."""
+    """No test sees the user's pulled releases, a release folder named by the environment, or
+    the project's ``./data/releases`` (``make demo`` writes the sample there): each test starts
+    in an empty working directory of its own."""
     monkeypatch.setenv("HRGLDD_CACHE", str(tmp_path_factory.mktemp("hrgldd-cache")))
     monkeypatch.delenv("HRGLDD_ARCHIVE", raising=False)
+    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
 
 
 @pytest.fixture(scope="session")

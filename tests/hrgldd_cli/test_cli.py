@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 from click.testing import CliRunner
 
 from hrgldd_cli import cli
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_sample_build_info_verify(tmp_path):
@@ -31,7 +34,7 @@ def test_sample_build_info_verify(tmp_path):
         cli,
         [
             "build",
-            "builders/releases/sample.toml",
+            str(ROOT / "builders/releases/sample.toml"),
             "--raw-root",
             str(tmp_path / "raw"),
             "--out",

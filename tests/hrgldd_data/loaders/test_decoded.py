@@ -70,3 +70,23 @@ def test_torchgeo_reads_the_copy_in_workers(tiny_release, tmp_path, monkeypatch)
         images, masks = release.read(batch["index"].numpy())
         assert torch.equal(batch["image"], torch.from_numpy(images[:, [3, 1]].astype(np.float32)))
         assert torch.equal(batch["mask"], torch.from_numpy(masks.astype(np.int64)))
+
+
+def test_torchgeo_maps_the_copy_and_pickles_without_it(tiny_release, tmp_path, monkeypatch):
+    """A dataset reads its batches from the memory-mapped copy (no copy of its selection in
+    memory); pickled for a spawned worker it carries the path, not the arrays, and reads the same
+    patches after unpickling."""
+    import pickle
+
+    tg = pytest.importorskip("hrgldd_data.torchgeo")
+    monkeypatch.setenv("HRGLDD_CACHE", str(tmp_path))
+    ds = tg.HRGLDD(tiny_release, split="test").preload()
+    assert isinstance(ds._images, np.memmap), "the selection is not copied into memory"
+    blob = pickle.dumps(ds)
+    assert len(blob) < ds._images.nbytes / 4, "the pickle carries the release's pixels"
+    again = pickle.loads(blob)
+    release = open_archive(tiny_release)
+    for k in range(len(ds)):
+        image, mask = release.read([ds[k]["index"]])
+        assert np.array_equal(again[k]["image"].numpy(), image[0].astype(np.float32))
+        assert np.array_equal(again[k]["mask"].numpy(), mask[0].astype(np.int64))
