@@ -22,7 +22,7 @@ cost (reading, windowing, normalizing, blending, writing). On this CPU both full
 bound by the U-Net's forward passes, so their ratio says little about the pipelines; the
 model-free ratio is the one an accelerator, where forward passes are cheap, approaches.
 
-    python -m benchmarks.mapping [--size 2048] [--large 16000] [--model-free]
+    python -m benchmarks.mapping [--size 2048] [--large 16000] [--model-free] [--device cuda]
                                  [--workdir data/bench_mapping]
 
 Goals (issue 11): pipeline / floor >= 0.7; TorchGeo time / pipeline time >= 3; peak memory of
@@ -162,13 +162,15 @@ def cheap_network():
     return network.to(memory_format=torch.channels_last).eval()
 
 
-def leg_pipeline(scene: Path, model: Path, out: Path, stride: int, free: bool = False) -> dict:
+def leg_pipeline(
+    scene: Path, model: Path, out: Path, stride: int, free: bool = False, device: str = "cpu"
+) -> dict:
     from mapping import map_scene
     from mapping.model import load_model
 
-    loaded = load_model(model)
+    loaded = load_model(model, device=device)
     if free:
-        loaded.network = cheap_network()
+        loaded.network = cheap_network().to(loaded.device)
     start = time.perf_counter()
     result = map_scene(
         scene, loaded, out, stride=stride, batch_size=BATCH, overwrite=True, progress=False
@@ -184,7 +186,9 @@ def leg_pipeline(scene: Path, model: Path, out: Path, stride: int, free: bool = 
     }
 
 
-def leg_floor(scene: Path, model: Path, stride: int, free: bool = False) -> dict:
+def leg_floor(
+    scene: Path, model: Path, stride: int, free: bool = False, device: str = "cpu"
+) -> dict:
     """The same windows as the pipeline (same grid, same nodata skipping), in memory."""
     import rasterio
 
@@ -192,9 +196,9 @@ def leg_floor(scene: Path, model: Path, stride: int, free: bool = False) -> dict
     from mapping.model import load_model
     from mapping.scene import open_scene, read_region
 
-    loaded = load_model(model)
+    loaded = load_model(model, device=device)
     if free:
-        loaded.network = cheap_network()
+        loaded.network = cheap_network().to(loaded.device)
     opened = open_scene(scene, loaded)
     grid = Grid(opened.height, opened.width, stride)
     m = grid.margin
@@ -218,7 +222,9 @@ def leg_floor(scene: Path, model: Path, stride: int, free: bool = False) -> dict
     return {"seconds": time.perf_counter() - start, "windows": len(windows)}
 
 
-def leg_torchgeo(scene: Path, model: Path, out: Path, stride: int, free: bool = False) -> dict:
+def leg_torchgeo(
+    scene: Path, model: Path, out: Path, stride: int, free: bool = False, device: str = "cpu"
+) -> dict:
     import rasterio
     import torch
     from torch.utils.data import DataLoader
@@ -230,7 +236,7 @@ def leg_torchgeo(scene: Path, model: Path, out: Path, stride: int, free: bool = 
 
     config = json.loads((model / "config.json").read_text())["data"]["normalization"]
     normalize = Normalization.from_config(config)  # the model's own, as a careful user would
-    network = cheap_network() if free else load_weights(model)
+    network = (cheap_network() if free else load_weights(model)).to(device)
 
     class Scene(RasterDataset):
         filename_glob = scene.name
@@ -248,7 +254,7 @@ def leg_torchgeo(scene: Path, model: Path, out: Path, stride: int, free: bool = 
     with torch.no_grad():
         for batch in loader:
             x = normalize(batch["image"][:, [2, 1, 0, 3]].float())  # B,G,R,NIR -> R,G,B,NIR
-            probs = torch.sigmoid(network(x))[:, 0].numpy()
+            probs = torch.sigmoid(network(x.to(device)))[:, 0].cpu().numpy()
             for bounds, p in zip(batch["bounds"], probs, strict=True):
                 col = round((bounds[0].start - transform.c) / transform.a)
                 row = round((transform.f - bounds[1].stop) / -transform.e)
@@ -297,6 +303,9 @@ def main() -> None:
         help="also time the three legs with a 1x1 convolution instead of the U-Net",
     )
     parser.add_argument("--free", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--device", default="cpu", help="torch device of every leg (cpu, cuda; as hrgldd map)"
+    )
     args = parser.parse_args()
     work = args.workdir
     model = work / "model"
@@ -305,11 +314,12 @@ def main() -> None:
         free = args.free
         if args.leg == "pipeline":
             out = work / f"out-{args.scene.stem}{'-free' if free else ''}"
-            result = leg_pipeline(args.scene, model, out, args.stride, free)
+            result = leg_pipeline(args.scene, model, out, args.stride, free, args.device)
         elif args.leg == "floor":
-            result = leg_floor(args.scene, model, args.stride, free)
+            result = leg_floor(args.scene, model, args.stride, free, args.device)
         else:
-            result = leg_torchgeo(args.scene, model, work / "out-torchgeo", args.stride, free)
+            out = work / "out-torchgeo"
+            result = leg_torchgeo(args.scene, model, out, args.stride, free, args.device)
         result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(json.dumps(result))
         return
@@ -317,6 +327,7 @@ def main() -> None:
     scene = make_scene(work / f"scene-{args.size}.tif", args.size)
     train_model(model)
     common = ["--workdir", str(work), "--scene", str(scene), "--stride", str(STRIDE)]
+    common += ["--device", args.device]
     # pipeline and floor alternate twice and keep their faster run: the machine is shared
     runs: dict[str, list[dict]] = {"pipeline": [], "floor": []}
     for _ in range(2):
@@ -328,6 +339,7 @@ def main() -> None:
         "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
         "scene": f"{args.size} x {args.size} px, 3 m, {legs['pipeline']['area_km2']:.1f} km2",
         "model": f"U-Net, {FILTERS} filters, stride {STRIDE}, batch {BATCH}",
+        "device": args.device,
         "legs": legs,
         "all_seconds": {leg: [round(r["seconds"], 2) for r in rs] for leg, rs in runs.items()},
         "pipeline_vs_floor": legs["floor"]["seconds"] / legs["pipeline"]["seconds"],
@@ -355,6 +367,7 @@ def main() -> None:
         big = make_scene(work / f"scene-{args.large}.tif", args.large, valid_fraction=0.25, seed=1)
         report["large"] = _run_leg(
             ["--leg", "pipeline", "--workdir", str(work), "--scene", str(big), "--stride", "128"]
+            + ["--device", args.device]
         )
     print(json.dumps(report, indent=2))
     print(
