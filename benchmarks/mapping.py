@@ -45,6 +45,9 @@ import numpy as np
 STRIDE = 64
 BATCH = 32
 FILTERS = 16
+#: Mean reflectance of the generated scene's vegetation and landslide scars (B, G, R, NIR).
+VEGETATION = np.array([500, 800, 600, 3500])
+SCAR = np.array([1500, 1700, 1800, 1900])
 
 
 # -- inputs ---------------------------------------------------------------------------------------
@@ -60,8 +63,7 @@ def make_scene(path: Path, size: int, *, valid_fraction: float = 0.7, seed: int 
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    vegetation = np.array([500, 800, 600, 3500])[:, None, None]  # B, G, R, NIR
-    scar = np.array([1500, 1700, 1800, 1900])[:, None, None]
+    vegetation, scar = VEGETATION[:, None, None], SCAR[:, None, None]
     base = np.clip(rng.normal(vegetation, 150, (4, 512, 512 + 64)), 1, 65535).astype(np.uint16)
     scar_tile = np.clip(rng.normal(scar, 150, (4, 512, 512)), 1, 65535).astype(np.uint16)
     yy, xx = np.mgrid[:512, :512]
@@ -145,20 +147,29 @@ def train_model(folder: Path, seed: int = 0) -> Path:
 
 
 # -- legs (each in its own process) ---------------------------------------------------------------
-def cheap_network():
+def cheap_network(model: Path):
     """A 1x1 convolution standing in for the U-Net (``--model-free``): same input and output
     shapes, channels-last as ``load_model`` leaves the U-Net, almost no arithmetic.
 
-    It is a spectral scar detector on the normalized R,G,B,NIR input (bright red, dark NIR),
-    so the mask and polygons it leads to resemble the U-Net's: random weights would mark half
-    the scene and time polygonizing noise instead of the pipeline.
+    It is a spectral scar detector: it projects the normalized R,G,B,NIR input (the model's own
+    normalization) onto the direction from the scene's vegetation to its scars, with the
+    decision boundary midway and logits of +-8 at the two spectra, so the mask and polygons it
+    leads to resemble the U-Net's. Random weights would mark half the scene, and the benchmark
+    would time polygonizing noise instead of the pipeline.
     """
     import torch
 
+    from hrgldd_data.transforms import Normalization
+
+    config = json.loads((model / "config.json").read_text())["data"]["normalization"]
+    spectra = np.stack([VEGETATION, SCAR])[:, [2, 1, 0, 3], None, None]  # -> R, G, B, NIR
+    vegetation, scar = Normalization.from_config(config)(spectra.astype(np.float32))[:, :, 0, 0]
+    direction = (scar - vegetation).astype(np.float64)
+    gain = 16.0 / float(direction @ direction)  # logit(scar) - logit(vegetation) = 16
     network = torch.nn.Conv2d(4, 1, kernel_size=1)
     with torch.no_grad():
-        network.weight.copy_(torch.tensor([2.0, 0.0, 0.0, -2.0]).reshape(1, 4, 1, 1))
-        network.bias.fill_(-6.8)  # midway between vegetation and scars
+        network.weight.copy_(torch.from_numpy(gain * direction).float().reshape(1, 4, 1, 1))
+        network.bias.fill_(-gain * float(direction @ (scar + vegetation)) / 2)
     return network.to(memory_format=torch.channels_last).eval()
 
 
@@ -170,7 +181,7 @@ def leg_pipeline(
 
     loaded = load_model(model, device=device)
     if free:
-        loaded.network = cheap_network().to(loaded.device)
+        loaded.network = cheap_network(model).to(loaded.device)
     start = time.perf_counter()
     result = map_scene(
         scene, loaded, out, stride=stride, batch_size=BATCH, overwrite=True, progress=False
@@ -198,7 +209,7 @@ def leg_floor(
 
     loaded = load_model(model, device=device)
     if free:
-        loaded.network = cheap_network().to(loaded.device)
+        loaded.network = cheap_network(model).to(loaded.device)
     opened = open_scene(scene, loaded)
     grid = Grid(opened.height, opened.width, stride)
     m = grid.margin
@@ -236,7 +247,7 @@ def leg_torchgeo(
 
     config = json.loads((model / "config.json").read_text())["data"]["normalization"]
     normalize = Normalization.from_config(config)  # the model's own, as a careful user would
-    network = (cheap_network() if free else load_weights(model)).to(device)
+    network = (cheap_network(model) if free else load_weights(model)).to(device)
 
     class Scene(RasterDataset):
         filename_glob = scene.name
