@@ -1,7 +1,8 @@
 """Loader throughput: shuffled batches of 32 through TorchGeo, tfds.load and Hugging Face
 `datasets`, against a NumPy memmap of the same patches read in the same run.
 
-    python -m benchmarks.loaders [--release DIR] [--scale K] [--epochs N] [--json out.json]
+    python -m benchmarks.loaders [--release DIR] [--scale K] [--trials N] [--epochs N]
+                                 [--json out.json]
 
 Without ``--release`` a synthetic release of HR-GLDD's size is written first (1,760 patches of
 eight dataset sites split 60/20/20, plus two unseen events; shards of 256 patches as the builder
@@ -11,17 +12,20 @@ be. Every loader reads the train split.
 * reference: a NumPy memmap (``.npy``) of the same train patches, converted per batch as the
   TorchGeo dataset converts them (images float32, masks int64).
 * cold: the first epoch through a freshly created loader, including opening the release (or the
-  prepared dataset) and decoding it. The OS page cache is not dropped (that needs root and
-  disturbs other work on the machine), so "cold" means a cold loader, not a cold disk.
-* warm: the median of the following epochs.
+  prepared dataset) and decoding it; the median of ``--trials`` new loaders. The OS page cache is
+  not dropped (that needs root and disturbs other work on the machine), so "cold" means a cold
+  loader, not a cold disk.
+* warm: the median of ``--epochs`` later epochs.
 * prepare: the one-time conversion a loader needs before its first use (TorchGeo: the decoded
   copy in hrgldd's cache, :mod:`hrgldd_data.decoded`; TFDS: TFRecord and ArrayRecord files;
   `datasets`: the Parquet view and its Arrow cache), reported apart. ``torchgeo_decode`` is the
   TorchGeo dataset without the decoded copy: every new loader decodes the shards.
+* ``tfrecord_floor``: the TFRecord files ``tfds.load`` reads, read alone (nothing parsed or
+  decoded); no ``tfds.load`` epoch can be faster.
 
-Ratios are to the reference's cold and warm epochs respectively, the reference being run right
-before each loader (the machine's load changes within a run). Goals (issue 12): cold >= 0.5,
-warm >= 0.8.
+Ratios are to the reference's cold and warm epochs respectively. Each loader's epochs alternate
+with the reference's (new reference, new loader, ...; then one warm epoch of each in turn), so
+that both run under the same load. Goals (issue 12): cold >= 0.5, warm >= 0.8.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -96,19 +101,47 @@ def make_hrgldd_sized_release(root: Path, seed: int = 0, scale: int = 1) -> Path
         return writer.finish(np.array(split), attrs)
 
 
-def _epochs(make: Callable[[], Iterable], epochs: int) -> tuple[float, float, int]:
-    """Seconds of the first epoch (loader creation included), median of the others, patches."""
-    start = time.perf_counter()
-    loader = make()
-    times, count = [], 0
+def _count(batch: Any) -> int:
+    return len(batch["image"]) if isinstance(batch, dict) else len(batch)  # TFRecord: records
+
+
+def _epoch(loader: Iterable) -> tuple[float, int]:
+    start, n = time.perf_counter(), 0
+    for batch in loader:
+        n += _count(batch)
+    return time.perf_counter() - start, n
+
+
+def _paired(
+    reference: Callable[[], Iterable], make: Callable[[], Iterable], epochs: int, trials: int
+) -> tuple[tuple[float, float, int], tuple[float, float, int]]:
+    """(cold s, warm s, patches) of the reference and of a loader, measured alternately.
+
+    Cold: ``trials`` times a new reference, then a new loader, each created and run for one
+    epoch; the medians. Warm: then ``epochs`` more epochs of each, alternating; the medians.
+    Alternating puts both under the same machine load (a shared 2-core machine drifts within a
+    run, and a heavy step leaves the allocator in a state that slows the next one).
+    """
+    colds: dict[str, list[float]] = {"ref": [], "loader": []}
+    warms: dict[str, list[float]] = {"ref": [], "loader": []}
+    loaders: dict[str, Iterable] = {}
+    counts: dict[str, int] = {}
+    for _ in range(trials):
+        for key, factory in (("ref", reference), ("loader", make)):
+            start = time.perf_counter()
+            loaders[key] = factory()
+            seconds, counts[key] = _epoch(loaders[key])
+            colds[key].append(time.perf_counter() - start)
     for _ in range(epochs):
-        n = 0
-        for batch in loader:
-            n += len(batch[0]) if isinstance(batch, tuple) else len(batch["image"])
-        times.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        count = n
-    return times[0], float(np.median(times[1:])), count
+        for key in ("ref", "loader"):
+            seconds, _ = _epoch(loaders[key])
+            warms[key].append(seconds)
+    if counts["ref"] != counts["loader"]:
+        raise RuntimeError(f"the loader served {counts['loader']} patches, not {counts['ref']}")
+    return tuple(  # type: ignore[return-value]
+        (float(np.median(colds[key])), float(np.median(warms[key])), counts[key])
+        for key in ("ref", "loader")
+    )
 
 
 def memmap_loader(
@@ -192,6 +225,25 @@ def tfds_loader(release: Path, data_dir: Path) -> tuple[Callable[[], Iterable], 
     return make, prepare_s
 
 
+def tfrecord_floor(release: Path, data_dir: Path) -> Callable[[], Iterable]:
+    """The train split's TFRecord files read in batches of serialized records, nothing parsed
+    or decoded: what any ``tfds.load`` epoch costs at least (run after :func:`tfds_loader`)."""
+    import tensorflow as tf
+    import tensorflow_datasets as tfds
+
+    from hrgldd_data.archive import open_archive
+
+    opened = open_archive(release)
+    name = "hr_gldd/sample" if opened.name == "hr_gldd_sample" else "hr_gldd"
+    files = tfds.builder(f"{name}:{opened.version}", data_dir=data_dir).info.splits["train"]
+    paths = [str(path) for path in files.filepaths]
+
+    def make():
+        return tfds.as_numpy(tf.data.TFRecordDataset(paths).batch(BATCH))
+
+    return make
+
+
 def datasets_loader(
     release: Path, folder: Path, seed: int = 0
 ) -> tuple[Callable[[], Iterable], float]:
@@ -238,7 +290,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument(
         "--scale", type=int, default=1, help="generated release: K times HR-GLDD's size"
     )
-    parser.add_argument("--epochs", type=int, default=4, help="epochs per loader (first = cold)")
+    parser.add_argument(
+        "--trials", type=int, default=3, help="new loaders per loader (their first epochs: cold)"
+    )
+    parser.add_argument("--epochs", type=int, default=6, help="later epochs per loader (warm)")
     parser.add_argument("--workers", type=int, default=0, help="DataLoader workers for TorchGeo")
     parser.add_argument(
         "--threads", type=int, default=1, help="torch intra-op threads in this process"
@@ -273,9 +328,7 @@ def main(argv: list[str] | None = None) -> dict:
         prepare: dict[str, float] = {}
 
         def measure(name: str, make: Callable[[], Iterable]) -> None:
-            # the reference right before each loader: on a shared machine the load changes
-            # within a run, and a ratio is only fair against a reference run under the same load
-            rows[name] = (_epochs(reference, args.epochs), _epochs(make, args.epochs))
+            rows[name] = _paired(reference, make, args.epochs, args.trials)
 
         if "torchgeo" not in args.skip:
             from hrgldd_data.decoded import ENV, decoded_arrays
@@ -291,6 +344,7 @@ def main(argv: list[str] | None = None) -> dict:
         if "tfds" not in args.skip:
             make, prepare["tfds.load"] = tfds_loader(release, tmp / "tfds")
             measure("tfds.load", make)
+            measure("tfrecord_floor", tfrecord_floor(release, tmp / "tfds"))
         if "datasets" not in args.skip:
             make, prepare["datasets"] = datasets_loader(release, tmp / "hf")
             measure("datasets", make)
@@ -299,6 +353,7 @@ def main(argv: list[str] | None = None) -> dict:
         "release": f"{opened.name} {opened.version} ({len(opened)} patches)",
         "patches_per_epoch": int(images.shape[0]),
         "batch": BATCH,
+        "trials": args.trials,
         "epochs": args.epochs,
         "torchgeo_workers": args.workers,
         "torch_threads": args.threads,
@@ -307,7 +362,7 @@ def main(argv: list[str] | None = None) -> dict:
     }
     print(
         f"{result['release']}: train split, {images.shape[0]} patches, batches of {BATCH}, "
-        f"{args.epochs} epochs"
+        f"{args.trials} new loaders and {args.epochs} later epochs each"
     )
     header = ["loader", "cold p/s", "warm p/s", "ref cold", "ref warm", "cold/ref", "warm/ref"]
     print(f"{header[0]:<16}" + "".join(f"{h:>10}" for h in header[1:]))
@@ -327,10 +382,12 @@ def main(argv: list[str] | None = None) -> dict:
             f"{figures['cold_ratio']:>10.2f}{figures['warm_ratio']:>10.2f}"
         )
     print(
-        "ref = the memmap, run right before each loader (cold/ref: first epochs; warm/ref: later "
-        "epochs); torchgeo = default_collate, torchgeo_dm = HRGLDD.collate (the datamodule's), "
+        "ref = the memmap, alternating with each loader (cold/ref: first epochs of new loaders; "
+        "warm/ref: later epochs; medians); torchgeo = default_collate, "
+        "torchgeo_dm = HRGLDD.collate (the datamodule's), "
         "both on the decoded copy; torchgeo_decode = HRGLDD_DECODED_CACHE=0 (shards decoded by "
-        f"every new loader). One-time preparation (s): {result['prepare_s']}. "
+        f"every new loader); tfrecord_floor = the TFRecord files tfds.load reads, read alone. "
+        f"One-time preparation (s): {result['prepare_s']}. "
         "Goals: cold/ref >= 0.5, warm/ref >= 0.8."
     )
     if args.json:

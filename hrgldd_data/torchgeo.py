@@ -86,6 +86,61 @@ class HRGLDDNotFoundError(DatasetNotFoundError, ReleaseNotFoundError):
         FileNotFoundError.__init__(self, f"HR-GLDD release not found ({what}): {cause}{hint}")
 
 
+class SampleBatch(Sequence[Sample]):
+    """The samples of one batch, held as batch tensors (what :meth:`HRGLDD.__getitems__` returns).
+
+    ``batch[j]`` is sample ``j`` exactly as :meth:`HRGLDD.__getitem__` gives it (its tensors are
+    views into the batch tensors); :meth:`collated` is what ``default_collate`` would make of
+    all of them, without building them first. ``crs`` and ``bounds`` are left out of a sample
+    whose scene has no georeference (a patch imported without one), and out of the collated
+    batch unless every sample has them.
+    """
+
+    def __init__(
+        self,
+        *,
+        image: Tensor,
+        mask: Tensor,
+        site: list[str],
+        index: Tensor,
+        crs: list[str],
+        bounds: Tensor,
+    ) -> None:
+        self._tensors = {"image": image, "mask": mask, "site": site, "index": index}
+        self._crs, self._bounds = crs, bounds
+        self._built: list[Sample] | None = None
+
+    def __len__(self) -> int:
+        return len(self._tensors["site"])
+
+    def __getitem__(self, j: int | slice) -> Any:
+        return self._samples()[j]
+
+    def _samples(self) -> list[Sample]:
+        """The per-sample dicts, built on first use (``collated`` never needs them)."""
+        if self._built is None:
+            t = self._tensors
+            images, masks = t["image"].unbind(0), t["mask"].unbind(0)
+            bounds = self._bounds.unbind(0)
+            self._built = []
+            for j, (site, index, crs) in enumerate(
+                zip(t["site"], t["index"].tolist(), self._crs, strict=True)
+            ):
+                sample: Sample = {"image": images[j], "mask": masks[j]}
+                sample["site"], sample["index"] = site, index
+                if crs:
+                    sample["crs"], sample["bounds"] = crs, bounds[j]
+                self._built.append(sample)
+        return self._built
+
+    def collated(self) -> dict[str, Any]:
+        """The batch as ``default_collate`` makes it: stacked tensors, lists of strings."""
+        batch = dict(self._tensors, site=list(self._tensors["site"]))
+        if all(self._crs):
+            batch["crs"], batch["bounds"] = list(self._crs), self._bounds
+        return batch
+
+
 class HRGLDD(NonGeoDataset):
     """HR-GLDD: High-Resolution Global Landslide Detector Database.
 
@@ -330,11 +385,15 @@ class HRGLDD(NonGeoDataset):
         """
         return self.__getitems__([index])[0]
 
-    def __getitems__(self, indices: Sequence[int]) -> list[Sample]:
+    def __getitems__(self, indices: Sequence[int]) -> Sequence[Sample]:
         """Return several patches at once (DataLoader calls this for each batch).
 
-        One vectorized gather and conversion for the whole batch instead of one per patch: the
-        samples are views into one batch tensor, which ``default_collate`` then stacks.
+        One vectorized gather and conversion for the whole batch instead of one per patch. Without
+        ``transforms`` the result is a :class:`SampleBatch`: its items are ordinary samples (views
+        into the batch tensors), so ``default_collate`` works as usual, and :meth:`collate` hands
+        the batch tensors over without building and stacking per-sample dicts (the DataLoader's
+        per-batch cost then matches a plain memory-mapped array's). With ``transforms`` each
+        sample is transformed and a list is returned.
         """
         n = len(self)
         idx = np.asarray(indices, dtype=np.int64).reshape(-1)
@@ -349,41 +408,30 @@ class HRGLDD(NonGeoDataset):
         picked = self._images[rows]
         if self._band_index != list(range(picked.shape[1])):
             picked = picked[:, self._band_index]
-        images = torch.from_numpy(picked.astype(np.float32)).unbind(0)
-        masks = torch.from_numpy(self._masks[rows].astype(np.int64)).unbind(0)
         crs_list, bounds_all = self._geo
-        bounds = torch.from_numpy(bounds_all[idx]).unbind(0)
-        sites = self._site_names
-        samples = []
-        for j, k in enumerate(idx.tolist()):
-            sample: Sample = {
-                "image": images[j],
-                "mask": masks[j],
-                "site": sites[k],
-                "index": int(self.indices[k]),
-            }
-            if crs_list[k]:
-                sample["crs"] = crs_list[k]
-                sample["bounds"] = bounds[j]
-            if self.transforms is not None:
-                sample = self.transforms(sample)
-            samples.append(sample)
-        return samples
+        batch = SampleBatch(
+            image=torch.from_numpy(picked.astype(np.float32)),
+            mask=torch.from_numpy(self._masks[rows].astype(np.int64)),
+            site=[self._site_names[k] for k in idx.tolist()],
+            index=torch.from_numpy(self.indices[idx].astype(np.int64)),
+            crs=[crs_list[k] for k in idx.tolist()],
+            bounds=torch.from_numpy(bounds_all[idx]),
+        )
+        if self.transforms is None:
+            return batch
+        return [self.transforms(sample) for sample in batch]
 
     @staticmethod
     def collate(samples: Sequence[Sample]) -> dict[str, Any]:
-        """``default_collate``, except that a batch made by :meth:`__getitems__` is not copied.
+        """``default_collate``, except that a :class:`SampleBatch` is returned as its tensors.
 
-        Images, masks and bounds that are, in order, the rows of one batch tensor are returned as
-        that tensor; anything else (e.g. after ``transforms``) is stacked as usual. The datamodule
-        uses this; with a plain DataLoader pass ``collate_fn=HRGLDD.collate`` for the same speed.
+        The datamodule uses this; with a plain DataLoader pass ``collate_fn=HRGLDD.collate`` for
+        the same speed. Any other sequence of samples (e.g. after ``transforms``) is collated by
+        ``default_collate``.
         """
-        batch: dict[str, Any] = {}
-        for key in samples[0]:
-            values = [sample[key] for sample in samples]
-            base = _rows_of(values) if key in ("image", "mask", "bounds") else None
-            batch[key] = base if base is not None else default_collate(values)
-        return batch
+        if isinstance(samples, SampleBatch):
+            return samples.collated()
+        return default_collate(list(samples))
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickle without the open Zarr group (spawned workers reopen the release by path) and
@@ -476,22 +524,6 @@ def _patch_bounds(release: Release, indices: np.ndarray) -> tuple[list[str], np.
     for k, scene in zip(np.flatnonzero(known).tolist(), scenes[known].tolist(), strict=True):
         crs[k] = info[scene]["crs"]
     return crs, bounds
-
-
-def _rows_of(values: list[Any]) -> Tensor | None:
-    """The tensor whose rows ``values`` are, in order, or None."""
-    first = values[0]
-    base = getattr(first, "_base", None)
-    if base is None or base.shape[0] != len(values) or base.shape[1:] != first.shape:
-        return None
-    for row, value in enumerate(values):
-        if (
-            not isinstance(value, Tensor)
-            or value._base is not base
-            or value.storage_offset() != row * base.stride(0)
-        ):
-            return None
-    return base
 
 
 class HRGLDDDataModule(NonGeoDataModule):
@@ -775,4 +807,5 @@ __all__ = [
     "LandslideInventory",
     "PATCH_SIZE",
     "PlanetScopeScenes",
+    "SampleBatch",
 ]

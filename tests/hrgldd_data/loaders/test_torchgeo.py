@@ -67,6 +67,8 @@ def test_legacy_release_serves_collection_1_only(legacy_release):
     ds = HRGLDD(legacy_release, split="test", collection=1)
     sample = ds[0]
     assert sample["site"] == "unknown" and "crs" not in sample and "bounds" not in sample
+    batch = HRGLDD.collate(ds.__getitems__([0, 1]))  # the datamodule's batches: same keys
+    assert set(batch) == {"image", "mask", "site", "index"} and batch["site"] == ["unknown"] * 2
     release = open_archive(legacy_release)
     assert np.array_equal(
         sample["image"].numpy().astype(np.uint16), release.read([sample["index"]])[0][0]
@@ -322,7 +324,13 @@ def test_collate_matches_default_collate_without_copying(tiny_release):
             torch.equal(ours[key], value) if isinstance(value, torch.Tensor) else ours[key] == value
         )
     samples = ds.__getitems__([3, 1, 2])
-    assert HRGLDD.collate(samples)["image"].data_ptr() == samples[0]["image"].data_ptr()  # no copy
+    for sample, i in zip(samples, [3, 1, 2], strict=True):  # each as __getitem__ gives it
+        alone = ds[i]
+        assert sample.keys() == alone.keys() and sample["index"] == alone["index"]
+        assert torch.equal(sample["image"], alone["image"]) and sample["site"] == alone["site"]
+    batch = HRGLDD.collate(samples)
+    assert batch["image"].data_ptr() == samples[0]["image"].data_ptr()  # no copy, no stacking
+    assert batch["index"].tolist() == [s["index"] for s in samples] and len(samples[1:]) == 2
     moved = [s | {"image": s["image"] + 0} for s in samples]  # not rows of one tensor any more
     assert torch.equal(HRGLDD.collate(moved)["image"], HRGLDD.collate(samples)["image"])
     dm = HRGLDDDataModule(root=tiny_release, batch_size=4, num_workers=1)
