@@ -130,7 +130,7 @@ def _paired(
         for key, factory in (("ref", reference), ("loader", make)):
             start = time.perf_counter()
             loaders[key] = factory()
-            seconds, counts[key] = _epoch(loaders[key])
+            _, counts[key] = _epoch(loaders[key])
             colds[key].append(time.perf_counter() - start)
     for _ in range(epochs):
         for key in ("ref", "loader"):
