@@ -193,26 +193,31 @@ def torchgeo_loader(release: Path, workers: int, own_collate: bool) -> Callable[
     return make
 
 
+def _tfds_name(release: Path) -> str:
+    """The TFDS name of a release: ``hr_gldd[/sample]:<version>``."""
+    from hrgldd_data.archive import open_archive
+
+    opened = open_archive(release)
+    config = "hr_gldd/sample" if opened.name == "hr_gldd_sample" else "hr_gldd"
+    return f"{config}:{opened.version}"
+
+
 def tfds_loader(release: Path, data_dir: Path) -> tuple[Callable[[], Iterable], float]:
     """``tfds.load`` as TFDS's performance guide has it: cache, shuffle, batch, prefetch."""
     import tensorflow as tf
     import tensorflow_datasets as tfds
 
     import hrgldd_data.tfds.hr_gldd  # noqa: F401 - registers the builder
-    from hrgldd_data.archive import open_archive
 
-    opened = open_archive(release)
-    name = "hr_gldd/sample" if opened.name == "hr_gldd_sample" else "hr_gldd"
+    name = _tfds_name(release)
     config = tfds.download.DownloadConfig(manual_dir=str(release))
     start = time.perf_counter()
-    tfds.builder(f"{name}:{opened.version}", data_dir=data_dir).download_and_prepare(
-        download_config=config
-    )
+    tfds.builder(name, data_dir=data_dir).download_and_prepare(download_config=config)
     prepare_s = time.perf_counter() - start
 
     def make():
         ds = tfds.load(
-            f"{name}:{opened.version}",
+            name,
             split="train",
             data_dir=data_dir,
             shuffle_files=True,
@@ -231,11 +236,7 @@ def tfrecord_floor(release: Path, data_dir: Path) -> Callable[[], Iterable]:
     import tensorflow as tf
     import tensorflow_datasets as tfds
 
-    from hrgldd_data.archive import open_archive
-
-    opened = open_archive(release)
-    name = "hr_gldd/sample" if opened.name == "hr_gldd_sample" else "hr_gldd"
-    files = tfds.builder(f"{name}:{opened.version}", data_dir=data_dir).info.splits["train"]
+    files = tfds.builder(_tfds_name(release), data_dir=data_dir).info.splits["train"]
     paths = [str(path) for path in files.filepaths]
 
     def make():
@@ -301,6 +302,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--skip", nargs="*", default=[], help="loaders to leave out")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
+    if args.trials < 1 or args.epochs < 1:
+        parser.error("--trials and --epochs must be at least 1 (medians of what was run)")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_UPDATE_DOWNLOAD_COUNTS", "0")
